@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "incidents"
+    verbose_name = "Incidents and COEs"

@@ -1,0 +1,31 @@
+"""Domain models, one module per concept; import from `incidents.models`."""
+
+from .actions import ActionItem, Control
+from .ai import AIInvolvement
+from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
+from .evidence import Claim, Source
+from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
+from .reminders import ReminderLog
+from .teams import Region, Service, Tag, Team
+
+__all__ = [
+    "SECTIONS",
+    "AIInvolvement",
+    "ActionItem",
+    "Claim",
+    "CoeDocument",
+    "CoeRevision",
+    "Control",
+    "ImpactFigure",
+    "Incident",
+    "IncidentFactor",
+    "Region",
+    "ReminderLog",
+    "ReviewComment",
+    "Service",
+    "Source",
+    "Tag",
+    "Team",
+    "TimelineEvent",
+    "WorkflowError",
+]

@@ -1,0 +1,65 @@
+"""AI involvement: a first-class record of what an agent did and what let it."""
+
+from django.db import models
+
+from .vocab import (
+    AIRole,
+    ActionClass,
+    AutonomyLevel,
+    CsetAutonomy,
+    GateType,
+    PermissionScope,
+    TriState,
+)
+
+
+class AIInvolvement(models.Model):
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="ai_involvements")
+    agent_name = models.CharField(max_length=120)
+    vendor = models.CharField(max_length=120, blank=True)
+    role = models.CharField(max_length=20, choices=AIRole.choices)
+    autonomy_level = models.CharField(max_length=2, choices=AutonomyLevel.choices, blank=True)
+
+    # The approval gate and the permission scope are separate questions: an
+    # agent can pass a gate and still hold too much (Azure SRE Agent docs).
+    gate_present = models.CharField(max_length=10, choices=TriState.choices, default=TriState.UNKNOWN)
+    gate_type = models.CharField(max_length=20, choices=GateType.choices, default=GateType.UNKNOWN)
+    gate_bypassed = models.CharField(max_length=10, choices=TriState.choices, default=TriState.UNKNOWN)
+    permissions_held = models.CharField(
+        max_length=20, choices=PermissionScope.choices, default=PermissionScope.UNKNOWN
+    )
+    permissions_inherited = models.CharField(
+        max_length=10,
+        choices=TriState.choices,
+        default=TriState.UNKNOWN,
+        help_text="Were the permissions inherited from the human operator?",
+    )
+
+    action_taken = models.TextField(blank=True)
+    action_class = models.CharField(max_length=20, choices=ActionClass.choices, blank=True)
+    reversible = models.CharField(max_length=10, choices=TriState.choices, default=TriState.UNKNOWN)
+
+    # OWASP LLM06:2025 Excessive Agency names three root causes.
+    excessive_functionality = models.BooleanField(default=False)
+    excessive_permissions = models.BooleanField(default=False)
+    excessive_autonomy = models.BooleanField(default=False)
+
+    evidence = models.ManyToManyField("incidents.Source", blank=True, related_name="ai_involvements")
+
+    class Meta:
+        ordering = ["incident", "id"]
+        verbose_name = "AI involvement"
+
+    def __str__(self) -> str:
+        return f"{self.agent_name} ({self.get_role_display()})"
+
+    @property
+    def cset_autonomy(self) -> CsetAutonomy | None:
+        if not self.autonomy_level:
+            return None
+        return AutonomyLevel(self.autonomy_level).cset
+
+    @property
+    def gate_failed(self) -> bool:
+        """The gate was absent or bypassed: the dashboard's headline AI figure."""
+        return self.gate_present == TriState.NO or self.gate_bypassed == TriState.YES

@@ -1,0 +1,316 @@
+"""The incident, its classification, its impact figures and its timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, Group
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.urls import reverse
+
+from .vocab import (
+    ActorKind,
+    AttributionStatus,
+    ContributingFactor,
+    HarmLevel,
+    IncidentStatus,
+    PrimaryCause,
+    Severity,
+    TimelineKind,
+    TimePrecision,
+    TriggerKind,
+)
+
+
+def _choice_check(field: str, choices: type[models.TextChoices], *, allow_blank: bool = False) -> models.CheckConstraint:
+    """A database-level guard so a raw insert cannot smuggle in, say, 'human_error'."""
+    values = list(choices.values) + ([""] if allow_blank else [])
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": values}),
+        name=f"%(app_label)s_%(class)s_{field}_valid",
+    )
+
+
+class IncidentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> IncidentQuerySet:
+        """Incidents this user may know exist.
+
+        A restricted incident is visible only to superusers, its owner and
+        members of its access group. Everyone else must not learn that it
+        exists: every list, count, search and export starts here.
+        """
+        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(
+            Q(restricted=False) | Q(owner_id=user.pk) | Q(access_group__in=user.groups.all())
+        )
+
+    def with_ai_flag(self) -> IncidentQuerySet:
+        """Annotate `has_ai` (an EXISTS subquery, so lists stay one query)."""
+        from .ai import AIInvolvement
+
+        return self.annotate(has_ai=models.Exists(AIInvolvement.objects.filter(incident=models.OuterRef("pk"))))
+
+    def ai_involved(self, involved: bool = True) -> IncidentQuerySet:
+        return self.with_ai_flag().filter(has_ai=involved)
+
+
+class Incident(models.Model):
+    key = models.CharField(
+        max_length=20, unique=True, editable=False, help_text="Human-readable key, e.g. INC-2025-0001."
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    status = models.CharField(max_length=20, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING)
+    services = models.ManyToManyField("incidents.Service", blank=True, related_name="incidents")
+    regions = models.ManyToManyField("incidents.Region", blank=True, related_name="incidents")
+    tags = models.ManyToManyField("incidents.Tag", blank=True, related_name="incidents")
+    team = models.ForeignKey(
+        "incidents.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_incidents"
+    )
+
+    # Times are stored apart from the reported duration (The VOID): a source
+    # may say "about 13 hours" without giving either end.
+    started_at = models.DateTimeField()
+    time_precision = models.CharField(
+        max_length=10,
+        choices=TimePrecision.choices,
+        default=TimePrecision.MINUTE,
+        help_text="How exactly the sources pin down the start.",
+    )
+    detected_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reported_duration = models.DurationField(
+        null=True, blank=True, help_text="Duration as reported by a source, when the ends are not known."
+    )
+    reported_duration_source = models.ForeignKey(
+        "incidents.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    customer_impact = models.TextField(blank=True)
+
+    primary_cause = models.CharField(max_length=30, choices=PrimaryCause.choices, default=PrimaryCause.UNDETERMINED)
+    trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices, blank=True)
+    trigger_text = models.TextField(blank=True)
+    harm_level = models.CharField(max_length=10, choices=HarmLevel.choices, default=HarmLevel.NONE)
+
+    attribution_status = models.CharField(
+        max_length=20, choices=AttributionStatus.choices, default=AttributionStatus.UNDISPUTED
+    )
+    adopted_cause = models.CharField(max_length=30, choices=PrimaryCause.choices, blank=True)
+    adopted_cause_rationale = models.TextField(blank=True)
+
+    sources = models.ManyToManyField("incidents.Source", blank=True, related_name="incidents")
+
+    restricted = models.BooleanField(default=False)
+    access_group = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="restricted_incidents",
+        help_text="Who may see this incident when it is restricted.",
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            _choice_check("primary_cause", PrimaryCause),
+            _choice_check("adopted_cause", PrimaryCause, allow_blank=True),
+            _choice_check("severity", Severity),
+            models.CheckConstraint(
+                condition=Q(restricted=False) | Q(access_group__isnull=False),
+                name="incident_restricted_has_group",
+                violation_error_message="A restricted incident needs a group of people allowed to see it.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["severity", "started_at"]),
+            models.Index(fields=["primary_cause", "started_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", kwargs={"key": self.key})
+
+    # Derived durations. None when either end is unknown; never guessed.
+    @staticmethod
+    def _span(start, end) -> timedelta | None:
+        return end - start if start and end else None
+
+    @property
+    def time_to_detect(self) -> timedelta | None:
+        return self._span(self.started_at, self.detected_at)
+
+    @property
+    def time_to_mitigate(self) -> timedelta | None:
+        return self._span(self.started_at, self.mitigated_at)
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        return self._span(self.started_at, self.resolved_at)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Measured duration if both ends are known, else the reported one."""
+        return self.time_to_resolve or self.reported_duration
+
+    @property
+    def is_disputed(self) -> bool:
+        return self.attribution_status != AttributionStatus.UNDISPUTED
+
+    @property
+    def adopted_differs_from_primary(self) -> bool:
+        return bool(self.adopted_cause) and self.adopted_cause != self.primary_cause
+
+    def is_visible_to(self, user) -> bool:
+        return Incident.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        order = [
+            ("detected_at", "detection"),
+            ("mitigated_at", "mitigation"),
+            ("resolved_at", "resolution"),
+        ]
+        previous, previous_name = self.started_at, "the start"
+        for field, name in order:
+            value = getattr(self, field)
+            if value is None:
+                continue
+            if previous is not None and value < previous:
+                errors[field] = f"The {name} cannot come before {previous_name}."
+            previous, previous_name = value, f"the {name}"
+        if self.restricted and not self.access_group_id:
+            errors["access_group"] = "A restricted incident needs a group of people allowed to see it."
+        if self.adopted_cause and not self.adopted_cause_rationale.strip():
+            errors["adopted_cause_rationale"] = "Say why this cause was adopted, citing the claims."
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        if self.key:
+            return super().save(*args, **kwargs)
+        # Keys are per year of the start. Two writers may pick the same
+        # number; the unique index decides, and the loser takes the next one.
+        for _attempt in range(5):
+            self.key = self._next_key()
+            try:
+                with transaction.atomic():
+                    return super().save(*args, **kwargs)
+            except IntegrityError:
+                if Incident.objects.filter(key=self.key).exists():
+                    self.pk = None
+                    continue
+                raise
+        raise IntegrityError("Could not allocate an incident key")
+
+    def _next_key(self) -> str:
+        prefix = f"INC-{self.started_at.year}-"
+        last = (
+            Incident.objects.filter(key__startswith=prefix)
+            .order_by("-key")
+            .values_list("key", flat=True)
+            .first()
+        )
+        number = int(last.removeprefix(prefix)) + 1 if last else 1
+        return f"{prefix}{number:04d}"
+
+
+class IncidentFactor(models.Model):
+    """One contributing factor of an incident; factors are a list, not one value."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="factors")
+    factor = models.CharField(max_length=40, choices=ContributingFactor.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "factor"], name="incidentfactor_unique"),
+            _choice_check("factor", ContributingFactor),
+        ]
+        indexes = [models.Index(fields=["factor"])]
+
+    def __str__(self) -> str:
+        return self.get_factor_display()
+
+
+class ImpactFigure(models.Model):
+    """A number describing the impact, with the source that reported it.
+
+    Figures are not overwritten when a later source gives another number:
+    each report is kept with its source and the time it refers to.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="impact_figures")
+    name = models.CharField(max_length=120, help_text="e.g. 'Lost orders' or 'Downdetector reports'.")
+    value = models.DecimalField(max_digits=20, decimal_places=2)
+    unit = models.CharField(max_length=40, blank=True, help_text="e.g. orders, reports, %, hours")
+    is_estimate = models.BooleanField(default=False)
+    as_of = models.DateTimeField(null=True, blank=True, help_text="When the figure was reported.")
+    note = models.CharField(max_length=300, blank=True)
+    source = models.ForeignKey("incidents.Source", null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["incident", "name", "as_of", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value.normalize():f} {self.unit}".strip()
+
+
+class TimelineEvent(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    occurred_at = models.DateTimeField()
+    precision = models.CharField(max_length=10, choices=TimePrecision.choices, default=TimePrecision.MINUTE)
+    display_tz = models.CharField(
+        max_length=64, default="UTC", help_text="The time zone the source states the time in, e.g. America/Los_Angeles."
+    )
+    kind = models.CharField(max_length=20, choices=TimelineKind.choices)
+    description = models.TextField()
+    actor_kind = models.CharField(max_length=20, choices=ActorKind.choices, default=ActorKind.UNKNOWN)
+    source = models.ForeignKey(
+        "incidents.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="timeline_events"
+    )
+    # Sources disagree on when the same thing happened. Events that report
+    # the same moment share a key and are shown side by side.
+    moment = models.SlugField(
+        max_length=60, blank=True, help_text="Events with the same moment are one happening as told by different sources."
+    )
+
+    class Meta:
+        ordering = ["incident", "occurred_at", "id"]
+        indexes = [models.Index(fields=["incident", "occurred_at"])]
+        constraints = [_choice_check("kind", TimelineKind)]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.display_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError({"display_tz": f"Unknown time zone {self.display_tz!r}."}) from None
+
+    @property
+    def local_time(self):
+        from zoneinfo import ZoneInfo
+
+        return self.occurred_at.astimezone(ZoneInfo(self.display_tz))
