@@ -60,9 +60,7 @@ def env_database(name: str, default: str) -> dict:
     url = env_str(name, default)
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(
-            f"{name} must be a sqlite:/// or postgres:// URL, not {url!r}."
-        )
+        raise ImproperlyConfigured(f"{name} must be a sqlite:/// or postgres:// URL, not {url!r}.")
     config = environ.Env.db_url_config(url)
     if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} names no database: {url!r}.")

@@ -4,6 +4,7 @@ Every variable read here is listed, with a development-safe value, in
 .env.example. Malformed values raise ImproperlyConfigured at start-up.
 """
 
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -13,9 +14,10 @@ from .env import env_bool, env_database, env_int, env_list, env_str, env_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # A .env file beside manage.py, if present, fills in what the real
-# environment leaves unset (the real environment always wins).
-_dotenv = BASE_DIR / ".env"
-if _dotenv.exists():
+# environment leaves unset (the real environment always wins). ENV_FILE names
+# another file; ENV_FILE set to nothing reads none.
+_dotenv = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _dotenv and Path(_dotenv).is_file():
     import environ
 
     environ.Env.read_env(_dotenv, overwrite=False)
@@ -106,12 +108,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed, compressed file names in production (after collectstatic); plain
+# names where nobody runs collectstatic (development and the tests).
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 # Serve straight from the finders when nobody ran collectstatic (tests, make run).
@@ -186,7 +191,7 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
     # Health checks come from load balancers over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 

@@ -61,7 +61,16 @@ class ActionItemInline(admin.TabularInline):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    list_display = ["key", "title", "severity", "status", "primary_cause", "attribution_status", "started_at", "restricted"]
+    list_display = [
+        "key",
+        "title",
+        "severity",
+        "status",
+        "primary_cause",
+        "attribution_status",
+        "started_at",
+        "restricted",
+    ]
     list_filter = ["severity", "status", "primary_cause", "attribution_status", "harm_level", "restricted", "services"]
     search_fields = ["key", "title", "summary"]
     date_hierarchy = "started_at"
@@ -87,7 +96,16 @@ class ClaimAdmin(admin.ModelAdmin):
 
 @admin.register(AIInvolvement)
 class AIInvolvementAdmin(admin.ModelAdmin):
-    list_display = ["incident", "agent_name", "vendor", "role", "autonomy_level", "gate_present", "gate_bypassed", "action_class"]
+    list_display = [
+        "incident",
+        "agent_name",
+        "vendor",
+        "role",
+        "autonomy_level",
+        "gate_present",
+        "gate_bypassed",
+        "action_class",
+    ]
     list_filter = ["role", "autonomy_level", "gate_present", "gate_bypassed", "permissions_held", "action_class"]
     search_fields = ["agent_name", "vendor", "incident__key"]
     autocomplete_fields = ["incident", "evidence"]

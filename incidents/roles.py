@@ -45,7 +45,5 @@ def ensure_roles(group_model, permission_model) -> None:
     """Create or update the role groups (idempotent)."""
     for role in ROLES:
         group, _ = group_model.objects.get_or_create(name=role)
-        wanted = permission_model.objects.filter(
-            content_type__app_label="incidents", codename__in=_codenames_for(role)
-        )
+        wanted = permission_model.objects.filter(content_type__app_label="incidents", codename__in=_codenames_for(role))
         group.permissions.set(wanted)

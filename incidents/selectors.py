@@ -6,12 +6,7 @@ from .models import ActionItem, Claim, Incident, TimelineEvent
 
 
 def incident_list(*, user) -> QuerySet[Incident]:
-    return (
-        Incident.objects.visible_to(user)
-        .with_ai_flag()
-        .select_related("owner", "coe")
-        .prefetch_related("services")
-    )
+    return Incident.objects.visible_to(user).with_ai_flag().select_related("owner", "coe").prefetch_related("services")
 
 
 def incident_detail_queryset(*, user) -> QuerySet[Incident]:
@@ -32,3 +27,30 @@ def incident_detail_queryset(*, user) -> QuerySet[Incident]:
             "sources",
         )
     )
+
+
+def incident_detail_context(incident: Incident) -> dict:
+    """Group what the detail page shows, from the prefetched rows only."""
+    timeline = list(incident.timeline.all())
+    by_moment: dict[str, list[TimelineEvent]] = {}
+    for event in timeline:
+        if event.moment:
+            by_moment.setdefault(event.moment, []).append(event)
+    conflicting = {moment for moment, events in by_moment.items() if len({e.occurred_at for e in events}) > 1}
+    claims = list(incident.claims.all())
+    try:
+        coe = incident.coe
+    except Incident.coe.RelatedObjectDoesNotExist:
+        coe = None
+    return {
+        "incident": incident,
+        "coe": coe,
+        "timeline": timeline,
+        "conflicting_moments": conflicting,
+        "claims": claims,
+        "factors": list(incident.factors.all()),
+        "figures": list(incident.impact_figures.all()),
+        "ai_involvements": list(incident.ai_involvements.all()),
+        "action_items": list(incident.action_items.all()),
+        "controls": list(incident.controls.all()),
+    }

@@ -69,6 +69,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(editable=False, help_text='Human-readable key, e.g. INC-2025-0001.', max_length=20, unique=True)),
+                ('external_id', models.CharField(blank=True, help_text="The incident's id in another system (an import, or the seeded knowledge base).", max_length=100, null=True, unique=True)),
                 ('title', models.CharField(max_length=200)),
                 ('summary', models.TextField(blank=True)),
                 ('severity', models.CharField(choices=[('SEV1', 'SEV1 (critical)'), ('SEV2', 'SEV2 (major)'), ('SEV3', 'SEV3 (minor)'), ('SEV4', 'SEV4 (low)')], max_length=4)),

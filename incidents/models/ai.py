@@ -3,8 +3,8 @@
 from django.db import models
 
 from .vocab import (
-    AIRole,
     ActionClass,
+    AIRole,
     AutonomyLevel,
     CsetAutonomy,
     GateType,
@@ -25,9 +25,7 @@ class AIInvolvement(models.Model):
     gate_present = models.CharField(max_length=10, choices=TriState.choices, default=TriState.UNKNOWN)
     gate_type = models.CharField(max_length=20, choices=GateType.choices, default=GateType.UNKNOWN)
     gate_bypassed = models.CharField(max_length=10, choices=TriState.choices, default=TriState.UNKNOWN)
-    permissions_held = models.CharField(
-        max_length=20, choices=PermissionScope.choices, default=PermissionScope.UNKNOWN
-    )
+    permissions_held = models.CharField(max_length=20, choices=PermissionScope.choices, default=PermissionScope.UNKNOWN)
     permissions_inherited = models.CharField(
         max_length=10,
         choices=TriState.choices,

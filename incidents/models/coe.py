@@ -91,7 +91,9 @@ SECTIONS: tuple[Section, ...] = (
         "Questions",
     ),
     Section("lessons_went_well", "Lessons: what went well", "What worked and should be kept?", "Lessons"),
-    Section("lessons_went_wrong", "Lessons: what went wrong", "What hurt? Systems and controls, not people.", "Lessons"),
+    Section(
+        "lessons_went_wrong", "Lessons: what went wrong", "What hurt? Systems and controls, not people.", "Lessons"
+    ),
     Section(
         "lessons_lucky",
         "Lessons: where we got lucky",
@@ -167,9 +169,7 @@ class CoeDocument(CoeDocumentBase):
             ("approve_coedocument", "Can approve and publish COE documents"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=CoeStatus.values), name="coedocument_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=CoeStatus.values), name="coedocument_status_valid"),
         ]
 
     def __str__(self) -> str:

@@ -25,7 +25,9 @@ from .vocab import (
 )
 
 
-def _choice_check(field: str, choices: type[models.TextChoices], *, allow_blank: bool = False) -> models.CheckConstraint:
+def _choice_check(
+    field: str, choices: type[models.TextChoices], *, allow_blank: bool = False
+) -> models.CheckConstraint:
     """A database-level guard so a raw insert cannot smuggle in, say, 'human_error'."""
     values = list(choices.values) + ([""] if allow_blank else [])
     return models.CheckConstraint(
@@ -46,9 +48,7 @@ class IncidentQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        return self.filter(
-            Q(restricted=False) | Q(owner_id=user.pk) | Q(access_group__in=user.groups.all())
-        )
+        return self.filter(Q(restricted=False) | Q(owner_id=user.pk) | Q(access_group__in=user.groups.all()))
 
     def with_ai_flag(self) -> IncidentQuerySet:
         """Annotate `has_ai` (an EXISTS subquery, so lists stay one query)."""
@@ -63,6 +63,13 @@ class IncidentQuerySet(models.QuerySet):
 class Incident(models.Model):
     key = models.CharField(
         max_length=20, unique=True, editable=False, help_text="Human-readable key, e.g. INC-2025-0001."
+    )
+    external_id = models.CharField(
+        max_length=100,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="The incident's id in another system (an import, or the seeded knowledge base).",
     )
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
@@ -147,8 +154,30 @@ class Incident(models.Model):
     def __str__(self) -> str:
         return f"{self.key} {self.title}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.key:
+            return super().save(*args, **kwargs)
+        # Keys are per year of the start. Two writers may pick the same
+        # number; the unique index decides, and the loser takes the next one.
+        for _attempt in range(5):
+            self.key = self._next_key()
+            try:
+                with transaction.atomic():
+                    return super().save(*args, **kwargs)
+            except IntegrityError:
+                if Incident.objects.filter(key=self.key).exists():
+                    continue
+                raise
+        raise IntegrityError("Could not allocate an incident key")
+
     def get_absolute_url(self) -> str:
         return reverse("incidents:detail", kwargs={"key": self.key})
+
+    def _next_key(self) -> str:
+        prefix = f"INC-{self.started_at.year}-"
+        last = Incident.objects.filter(key__startswith=prefix).order_by("-key").values_list("key", flat=True).first()
+        number = int(last.removeprefix(prefix)) + 1 if last else 1
+        return f"{prefix}{number:04d}"
 
     # Derived durations. None when either end is unknown; never guessed.
     @staticmethod
@@ -204,34 +233,6 @@ class Incident(models.Model):
             errors["adopted_cause_rationale"] = "Say why this cause was adopted, citing the claims."
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs) -> None:
-        if self.key:
-            return super().save(*args, **kwargs)
-        # Keys are per year of the start. Two writers may pick the same
-        # number; the unique index decides, and the loser takes the next one.
-        for _attempt in range(5):
-            self.key = self._next_key()
-            try:
-                with transaction.atomic():
-                    return super().save(*args, **kwargs)
-            except IntegrityError:
-                if Incident.objects.filter(key=self.key).exists():
-                    self.pk = None
-                    continue
-                raise
-        raise IntegrityError("Could not allocate an incident key")
-
-    def _next_key(self) -> str:
-        prefix = f"INC-{self.started_at.year}-"
-        last = (
-            Incident.objects.filter(key__startswith=prefix)
-            .order_by("-key")
-            .values_list("key", flat=True)
-            .first()
-        )
-        number = int(last.removeprefix(prefix)) + 1 if last else 1
-        return f"{prefix}{number:04d}"
 
 
 class IncidentFactor(models.Model):
@@ -290,7 +291,9 @@ class TimelineEvent(models.Model):
     # Sources disagree on when the same thing happened. Events that report
     # the same moment share a key and are shown side by side.
     moment = models.SlugField(
-        max_length=60, blank=True, help_text="Events with the same moment are one happening as told by different sources."
+        max_length=60,
+        blank=True,
+        help_text="Events with the same moment are one happening as told by different sources.",
     )
 
     class Meta:

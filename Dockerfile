@@ -1,0 +1,21 @@
+# One image for web, worker and beat; docker-compose.yml picks the command.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY coe ./coe
+COPY incidents ./incidents
+RUN pip install .
+
+COPY . .
+# collectstatic needs settings; these values exist only for this build step.
+RUN SECRET_KEY=collectstatic-only DEBUG=false python manage.py collectstatic --noinput
+
+RUN useradd --create-home --uid 1000 app
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "coe.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

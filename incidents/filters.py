@@ -1,0 +1,66 @@
+"""The incident FilterSet: one set of filters for the HTML list and the API."""
+
+import django_filters
+from django.db.models import Exists, OuterRef, Q
+
+from .models import AIInvolvement, Incident, IncidentFactor, Region, Service
+from .models.vocab import (
+    AttributionStatus,
+    AutonomyLevel,
+    ContributingFactor,
+    IncidentStatus,
+    PrimaryCause,
+    Severity,
+)
+
+
+class IncidentFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_search", label="Search")
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
+    primary_cause = django_filters.MultipleChoiceFilter(choices=PrimaryCause.choices, label="Cause")
+    contributing_factor = django_filters.ChoiceFilter(
+        choices=ContributingFactor.choices, method="filter_factor", label="Contributing factor"
+    )
+    ai_involved = django_filters.BooleanFilter(method="filter_ai", label="AI involved")
+    autonomy_level = django_filters.ChoiceFilter(
+        choices=AutonomyLevel.choices, method="filter_autonomy", label="Autonomy level"
+    )
+    attribution_status = django_filters.ChoiceFilter(choices=AttributionStatus.choices)
+    service = django_filters.ModelChoiceFilter(
+        queryset=Service.objects.all(), field_name="services", to_field_name="name"
+    )
+    region = django_filters.ModelChoiceFilter(queryset=Region.objects.all(), field_name="regions", to_field_name="code")
+    started_after = django_filters.IsoDateTimeFilter(
+        field_name="started_at", lookup_expr="gte", label="Started on or after"
+    )
+    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+    def filter_search(self, queryset, name, value):
+        # Portable word search; the knowledge-base search page ranks on PostgreSQL.
+        for word in value.split()[:8]:
+            queryset = queryset.filter(
+                Q(title__icontains=word)
+                | Q(summary__icontains=word)
+                | Q(key__iexact=word)
+                | Q(coe__summary__icontains=word)
+                | Q(coe__root_cause__icontains=word)
+            )
+        return queryset
+
+    def filter_factor(self, queryset, name, value):
+        return queryset.filter(Exists(IncidentFactor.objects.filter(incident=OuterRef("pk"), factor=value)))
+
+    def filter_ai(self, queryset, name, value):
+        if value is None:
+            return queryset
+        has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
+        return queryset.filter(has_ai if value else ~has_ai)
+
+    def filter_autonomy(self, queryset, name, value):
+        return queryset.filter(Exists(AIInvolvement.objects.filter(incident=OuterRef("pk"), autonomy_level=value)))

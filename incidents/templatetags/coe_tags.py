@@ -1,0 +1,36 @@
+from datetime import timedelta
+
+from django import template
+
+from incidents.markdown import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text):
+    return render_markdown(text)
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A span as people say it: '14 h 32 min', '3 d 4 h', '45 min'."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    if minutes < 0:
+        return "—"
+    days, minutes = divmod(minutes, 60 * 24)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+@register.filter
+def in_tz(value, tz_name: str):
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz_name)) if value else value

@@ -1,0 +1,65 @@
+"""Named people with different rights, as every test file uses them.
+
+- reviewer: writes incidents and COEs (group "reviewers")
+- approver: reviews and approves COEs (group "approvers")
+- leader: reads everything they may see (group "leadership")
+- outsider: a reviewer who is not in any restricted incident's group
+"""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from incidents.roles import APPROVERS, LEADERSHIP, REVIEWERS
+
+from .factories import GroupFactory, IncidentFactory, UserFactory
+
+
+def _member_of(role: str, username: str):
+    user = UserFactory(username=username)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def reviewer(db):
+    return _member_of(REVIEWERS, "rita")
+
+
+@pytest.fixture
+def approver(db):
+    return _member_of(APPROVERS, "arun")
+
+
+@pytest.fixture
+def leader(db):
+    return _member_of(LEADERSHIP, "lee")
+
+
+@pytest.fixture
+def outsider(db):
+    return _member_of(REVIEWERS, "olga")
+
+
+@pytest.fixture
+def restricted_group(db, reviewer, approver, leader):
+    """The security group: everyone named above except the outsider."""
+    group = GroupFactory(name="security-incident-team")
+    for user in (reviewer, approver, leader):
+        user.groups.add(group)
+    return group
+
+
+@pytest.fixture
+def restricted_incident(restricted_group):
+    return IncidentFactory(title="Credential leak in build system", restricted=True, access_group=restricted_group)
+
+
+@pytest.fixture
+def client_for(client):
+    """Log a client in as the given user: `client_for(reviewer).get(...)`."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

@@ -1,0 +1,101 @@
+"""Settings read the environment and refuse malformed values loudly."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from coe import env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The variables a start-up sees: no developer's .env, only what a test names."""
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    return {**keep, "PYTHONPATH": str(ROOT), "ENV_FILE": "", **overrides}
+
+
+def load_settings(**overrides: str) -> subprocess.CompletedProcess:
+    """Import coe.settings in a fresh interpreter with exactly these variables."""
+    return subprocess.run(
+        [sys.executable, "-c", "import coe.settings as s; print(s.DEBUG, s.DATABASES['default']['ENGINE'])"],
+        cwd=ROOT,
+        env=clean_env(**overrides),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_secret_key_is_required_when_debug_is_off(tmp_path):
+    result = load_settings(DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_debug_on_runs_on_the_embedded_sqlite_default():
+    result = load_settings(DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "django.db.backends.sqlite3"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false"),
+        ("DATABASE_URL", "mysql://db/coe", "DATABASE_URL must be a sqlite:/// or postgres://"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL must be"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must start with"),
+        ("COE_APPROVAL_TARGET_DAYS", "two weeks", "COE_APPROVAL_TARGET_DAYS must be a whole number"),
+        ("COE_APPROVAL_TARGET_DAYS", "0", "must be at least 1"),
+    ],
+)
+def test_malformed_values_stop_start_up(variable, value, message):
+    result = load_settings(**{"DEBUG": "true", variable: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_postgres_url_is_parsed():
+    result = load_settings(DEBUG="true", DATABASE_URL="postgres://u@127.0.0.1:5432/coe")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[1] == "django.db.backends.postgresql"
+
+
+class TestEnvHelpers:
+    def test_bool_accepts_the_usual_spellings(self, monkeypatch):
+        for raw, expected in [("true", True), ("1", True), ("YES", True), ("off", False), ("0", False)]:
+            monkeypatch.setenv("FLAG", raw)
+            assert env.env_bool("FLAG", default=not expected) is expected
+
+    def test_blank_means_default(self, monkeypatch):
+        monkeypatch.setenv("FLAG", "  ")
+        assert env.env_bool("FLAG", default=True) is True
+        assert env.env_int("FLAG", 7) == 7
+
+    def test_postgres_url_without_a_database_is_refused(self, monkeypatch):
+        monkeypatch.setenv("DB", "postgres://u@host:5432/")
+        with pytest.raises(ImproperlyConfigured, match="names no database"):
+            env.env_database("DB", "sqlite:///x")
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=clean_env(
+            DEBUG="false",
+            SECRET_KEY="a-long-random-production-secret-key-with-enough-entropy-1234567890",
+            ALLOWED_HOSTS="coe.example.com",
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
