@@ -3,6 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 
 from .models import ActionItem, Claim, Incident, TimelineEvent
+from .timeline_chart import timeline_chart
 
 
 def incident_list(*, user) -> QuerySet[Incident]:
@@ -46,6 +47,7 @@ def incident_detail_context(incident: Incident) -> dict:
         "incident": incident,
         "coe": coe,
         "timeline": timeline,
+        "chart": timeline_chart(incident, timeline),
         "conflicting_moments": conflicting,
         "claims": claims,
         "factors": list(incident.factors.all()),

@@ -76,14 +76,15 @@ class TestList:
         for _ in range(3):
             IncidentFactory().services.add(service)
         # Queries, whatever the rows shown (visibility is a subquery, not a query):
-        # 1 session, 2 user, 3 count for the paginator, 4-5 the filter form's
-        # choices (services, regions), 6 the page of incidents (with owner, COE
-        # and the AI flag joined), 7 services of those incidents (prefetch)
-        with django_assert_num_queries(7):
+        # 1 session, 2 user, 3 count for the paginator, 4-5 the user's and the
+        # groups' permissions (the "New incident" button), 6-7 the filter form's
+        # choices (services, regions), 8 the page of incidents (with owner, COE
+        # and the AI flag joined), 9 services of those incidents (prefetch)
+        with django_assert_num_queries(9):
             client.get("/incidents/")
         for _ in range(10):
             IncidentFactory().services.add(service)
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(9):
             client.get("/incidents/")
 
 
@@ -151,11 +152,11 @@ class TestDetail:
             AIInvolvementFactory(incident=incident).evidence.add(SourceFactory())
 
         add_rows()
-        # 1 session, 2 user, 3 groups (visibility), 4 incident (+owner, team, COE joined),
-        # 5-16 prefetches: services, regions, tags, factors, figures, timeline (+source),
-        # AI involvements, their evidence, claims (+source), action items (+owner, source),
-        # controls, sources
-        with django_assert_num_queries(15) as first:
+        # 1 session, 2 user, 3 incident (+owner, team, COE joined; visibility is a subquery),
+        # 4-15 prefetches: services, regions, tags, factors, figures (+source), timeline
+        # (+source), AI involvements, their evidence, claims (+source), action items
+        # (+owner, source), controls, sources; 16-17 the user's and groups' permissions
+        with django_assert_num_queries(17) as first:
             client.get(incident.get_absolute_url())
         add_rows()
         add_rows()

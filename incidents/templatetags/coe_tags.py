@@ -34,3 +34,24 @@ def in_tz(value, tz_name: str):
     from zoneinfo import ZoneInfo
 
     return value.astimezone(ZoneInfo(tz_name)) if value else value
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    return value.split()
+
+
+@register.filter
+def field(form, name: str):
+    """A bound field by name, for templates that lay fields out by hand."""
+    return form[name]
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def field_value(obj, name: str):
+    return getattr(obj, name, "")

@@ -1,0 +1,289 @@
+"""Browser forms. Field validation only; writes happen in services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+
+from .models import ActionItem, Incident, Region, Service, Tag, TimelineEvent
+from .models.coe import SECTIONS
+from .models.vocab import ContributingFactor
+
+# Zones people actually report incidents in come first; every IANA zone is accepted.
+COMMON_ZONES = [
+    "UTC",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+]
+ZONE_CHOICES = [(z, z) for z in COMMON_ZONES] + [
+    (z, z) for z in sorted(available_timezones()) if z not in COMMON_ZONES and "/" in z
+]
+
+LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock time from <input type=datetime-local>; the form attaches the zone."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=LOCAL_INPUT_FORMATS, **kwargs)
+
+    def to_python(self, value):
+        # Parse naively; Django would otherwise apply the server's zone.
+        if value in self.empty_values:
+            return None
+        for fmt in LOCAL_INPUT_FORMATS:
+            try:
+                return datetime.strptime(str(value).strip(), fmt)
+            except ValueError:
+                continue
+        raise ValidationError("Enter a date and time like 2025-10-20 06:48.", code="invalid")
+
+
+def _aware(value: datetime | None, zone: str) -> datetime | None:
+    return value.replace(tzinfo=ZoneInfo(zone)) if value else None
+
+
+def _local(value: datetime | None, zone: str) -> str:
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+class IncidentForm(forms.ModelForm):
+    times_zone = forms.ChoiceField(
+        choices=ZONE_CHOICES, initial="UTC", label="Time zone of the times below", required=True
+    )
+    started_local = LocalDateTimeField(label="Impact started")
+    detected_local = LocalDateTimeField(label="Detected", required=False)
+    mitigated_local = LocalDateTimeField(label="Mitigated", required=False)
+    resolved_local = LocalDateTimeField(label="Resolved", required=False)
+    factors = forms.MultipleChoiceField(
+        choices=ContributingFactor.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Contributing factors",
+    )
+    service_names = forms.CharField(required=False, label="Services", help_text="Comma-separated.")
+    region_codes = forms.CharField(required=False, label="Regions", help_text="Comma-separated, e.g. us-east-1.")
+    tag_names = forms.CharField(required=False, label="Tags", help_text="Comma-separated.")
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title",
+            "summary",
+            "severity",
+            "status",
+            "owner",
+            "customer_impact",
+            "primary_cause",
+            "trigger_kind",
+            "trigger_text",
+            "harm_level",
+            "attribution_status",
+            "adopted_cause",
+            "adopted_cause_rationale",
+            "restricted",
+            "access_group",
+        ]
+        widgets = {
+            "summary": forms.Textarea(attrs={"rows": 4}),
+            "customer_impact": forms.Textarea(attrs={"rows": 3}),
+            "trigger_text": forms.Textarea(attrs={"rows": 2}),
+            "adopted_cause_rationale": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        # Only groups the author belongs to: nobody can hide an incident from themselves.
+        groups = Group.objects.all() if user is None or user.is_superuser else user.groups.all()
+        self.fields["access_group"].queryset = groups.order_by("name")
+        incident = self.instance
+        if incident.pk:
+            zone = self.initial.get("times_zone", "UTC")
+            self.initial.update(
+                started_local=_local(incident.started_at, zone),
+                detected_local=_local(incident.detected_at, zone),
+                mitigated_local=_local(incident.mitigated_at, zone),
+                resolved_local=_local(incident.resolved_at, zone),
+                factors=[f.factor for f in incident.factors.all()],
+                service_names=", ".join(s.name for s in incident.services.all()),
+                region_codes=", ".join(r.code for r in incident.regions.all()),
+                tag_names=", ".join(t.name for t in incident.tags.all()),
+            )
+
+    def clean(self):
+        data = super().clean()
+        zone = data.get("times_zone") or "UTC"
+        for local, field in [
+            ("started_local", "started_at"),
+            ("detected_local", "detected_at"),
+            ("mitigated_local", "mitigated_at"),
+            ("resolved_local", "resolved_at"),
+        ]:
+            setattr(self.instance, field, _aware(data.get(local), zone))
+        for name in ("service_names", "region_codes", "tag_names"):
+            data[name] = [part.strip() for part in data.get(name, "").split(",") if part.strip()]
+        bad_tags = [t for t in data["tag_names"] if not t.replace("-", "").replace("_", "").isalnum()]
+        if bad_tags:
+            self.add_error("tag_names", f"Tags are single words (letters, digits, - or _): {', '.join(bad_tags)}")
+        return data
+
+    def _post_clean(self):
+        super()._post_clean()
+        # Model validation names the model field; show the error beside the input the user typed in.
+        for local, field in [
+            ("detected_local", "detected_at"),
+            ("mitigated_local", "mitigated_at"),
+            ("resolved_local", "resolved_at"),
+        ]:
+            if field in self.errors:
+                self.add_error(local, self.errors.pop(field))
+
+    def save_related(self, incident: Incident) -> None:
+        data = self.cleaned_data
+        incident.services.set([Service.objects.get_or_create(name=name)[0] for name in data["service_names"]])
+        incident.regions.set([Region.objects.get_or_create(code=code)[0] for code in data["region_codes"]])
+        incident.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in data["tag_names"]])
+        wanted = set(data["factors"])
+        incident.factors.exclude(factor__in=wanted).delete()
+        have = set(incident.factors.values_list("factor", flat=True))
+        for factor in wanted - have:
+            incident.factors.create(factor=factor)
+
+
+class TimelineEventForm(forms.ModelForm):
+    occurred_local = LocalDateTimeField(label="When")
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["display_tz", "precision", "kind", "actor_kind", "description", "source", "moment"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "display_tz": forms.Select(choices=ZONE_CHOICES),
+        }
+        labels = {"display_tz": "Time zone", "moment": "Same moment as (key)"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["occurred_local"] = _local(self.instance.occurred_at, self.instance.display_tz)
+
+    def clean(self):
+        data = super().clean()
+        zone = data.get("display_tz")
+        if zone and zone not in available_timezones():
+            self.add_error("display_tz", f"Unknown time zone {zone!r}.")
+        elif data.get("occurred_local"):
+            self.instance.occurred_at = _aware(data["occurred_local"], zone or "UTC")
+        return data
+
+
+class CoeSectionsForm(forms.Form):
+    """Every prose section of the COE; the whys come in as their own fields."""
+
+    base_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for section in SECTIONS:
+            self.fields[section.key] = forms.CharField(
+                label=section.title,
+                help_text=section.guidance,
+                required=False,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 4, "data-section": section.key}),
+            )
+
+
+def whys_from_post(post) -> list[dict]:
+    """Rebuild whys chains from fields named whys-<chain>-cause and whys-<chain>-link-<n>.
+
+    Order follows the numbers in the names; blank trailing links are kept
+    while editing so an empty row the user added does not vanish.
+    """
+    chains: dict[int, dict] = {}
+    for name, value in post.items():
+        parts = name.split("-")
+        if parts[0] != "whys" or len(parts) < 3 or not parts[1].isdigit():
+            continue
+        chain = chains.setdefault(int(parts[1]), {"cause": "", "links": {}})
+        if parts[2] == "cause":
+            chain["cause"] = value
+        elif parts[2] == "link" and len(parts) == 4 and parts[3].isdigit():
+            chain["links"][int(parts[3])] = value
+    return [
+        {"cause": chain["cause"], "links": [chain["links"][n] for n in sorted(chain["links"])]}
+        for _, chain in sorted(chains.items())
+    ]
+
+
+def apply_whys_action(whys: list[dict], action: str) -> list[dict]:
+    """Structural edits from the editor's buttons: add or remove a chain or a link."""
+    whys = [{"cause": c["cause"], "links": list(c["links"])} for c in whys]
+    verb, _, where = action.partition(":")
+    numbers = [int(n) for n in where.split(":") if n.isdigit()]
+    if verb == "add_chain":
+        whys.append({"cause": "", "links": ["", "", ""]})
+    elif verb == "add_link" and numbers and numbers[0] < len(whys):
+        whys[numbers[0]]["links"].append("")
+    elif verb == "remove_chain" and numbers and numbers[0] < len(whys):
+        whys.pop(numbers[0])
+    elif verb == "remove_link" and len(numbers) == 2 and numbers[0] < len(whys):
+        links = whys[numbers[0]]["links"]
+        if numbers[1] < len(links):
+            links.pop(numbers[1])
+    return whys
+
+
+def whys_for_saving(whys: list[dict]) -> list[dict]:
+    """Drop blank links and chains that are entirely blank."""
+    cleaned = []
+    for chain in whys:
+        links = [link.strip() for link in chain["links"] if link.strip()]
+        if chain["cause"].strip() or links:
+            cleaned.append({"cause": chain["cause"].strip(), "links": links})
+    return cleaned
+
+
+class ActionItemForm(forms.ModelForm):
+    class Meta:
+        model = ActionItem
+        fields = ["title", "action_type", "priority", "owner", "due_date", "status", "ticket_url", "answers_why"]
+        widgets = {
+            "due_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "answers_why": forms.TextInput(),
+        }
+        labels = {"ticket_url": "Ticket", "answers_why": "Answers which why"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+ActionItemFormSet = forms.modelformset_factory(ActionItem, form=ActionItemForm, extra=1, can_delete=True)
+
+
+class CommentForm(forms.Form):
+    section = forms.ChoiceField(choices=[(s.key, s.title) for s in SECTIONS] + [("whys", "Whys")])
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Comment", max_length=5000)
+    reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(max_length=180, label="Why reopen / send back?")

@@ -1,0 +1,384 @@
+"""The COE: editor with autosave and conflict handling, review workflow, history and export."""
+
+from __future__ import annotations
+
+import difflib
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.utils.html import escape
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import services
+from ..forms import (
+    ActionItemFormSet,
+    CoeSectionsForm,
+    CommentForm,
+    ReopenForm,
+    apply_whys_action,
+    whys_for_saving,
+    whys_from_post,
+)
+from ..markdown import render_markdown
+from ..models import ActionItem, CoeDocument, CoeRevision, ReviewComment, WorkflowError
+from ..models.coe import SECTION_KEYS, SECTIONS, SECTIONS_BY_KEY
+from ..models.vocab import CoeStatus
+from .access import coe_for, incident_for, require
+
+
+def _can_edit(user, coe: CoeDocument) -> bool:
+    return coe.status == CoeStatus.DRAFT and user.has_perm("incidents.change_coedocument")
+
+
+def _initial_whys(whys: list[dict]) -> list[dict]:
+    # A new COE starts with one empty chain of three links to fill in.
+    return whys or [{"cause": "", "links": ["", "", ""]}]
+
+
+def _comments_by_section(coe: CoeDocument) -> dict[str, list[ReviewComment]]:
+    grouped: dict[str, list[ReviewComment]] = {}
+    for comment in (
+        coe.comments.select_related("author").filter(reply_to__isnull=True).prefetch_related("replies__author")
+    ):
+        grouped.setdefault(comment.section, []).append(comment)
+    return grouped
+
+
+def _page_context(request, coe: CoeDocument, **extra) -> dict:
+    report = services.coe_quality(coe)
+    allowed_to_approve, approve_reason = coe.can_approve(request.user)
+    return {
+        "coe": coe,
+        "incident": coe.incident,
+        "sections": SECTIONS,
+        "report": report,
+        "comments": _comments_by_section(coe),
+        "comment_form": CommentForm(),
+        "reopen_form": ReopenForm(),
+        "can_edit": _can_edit(request.user, coe),
+        "can_comment": request.user.has_perm("incidents.add_reviewcomment"),
+        "can_approve": allowed_to_approve,
+        "approve_reason": approve_reason,
+        "is_approver": request.user.has_perm("incidents.approve_coedocument"),
+        "coe_in_review": coe.status == CoeStatus.IN_REVIEW,
+        **extra,
+    }
+
+
+def _editor_response(request, coe, *, form, formset, whys, status=200, **extra):
+    context = _page_context(request, coe, form=form, formset=formset, whys=whys, **extra)
+    sections = [(s, form[s.key], context["report"].for_section(s.key)) for s in SECTIONS]
+    context["section_fields"] = sections
+    return TemplateResponse(request, "incidents/coe_editor.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def coe_page(request, key: str):
+    """The editor for a draft (for people who may write), the document otherwise."""
+    incident = incident_for(request.user, key)
+    coe = CoeDocument.objects.filter(incident=incident).select_related("incident", "owner", "approver").first()
+    if coe is None:
+        if request.method == "POST":
+            require(request.user, "incidents.add_coedocument")
+            coe = services.coe_start(incident=incident, user=request.user)
+            messages.success(request, "COE started from the template. Each section says what it should answer.")
+            return redirect("incidents:coe", key=key)
+        return TemplateResponse(request, "incidents/coe_missing.html", {"incident": incident})
+
+    if not _can_edit(request.user, coe):
+        if request.method == "POST":
+            return TemplateResponse(
+                request,
+                "incidents/coe_document.html",
+                _page_context(request, coe, refused="This COE is not a draft you can edit."),
+                status=409 if coe.status != CoeStatus.DRAFT else 403,
+            )
+        return TemplateResponse(request, "incidents/coe_document.html", _page_context(request, coe))
+
+    items = ActionItem.objects.filter(incident=incident).select_related("owner").order_by("id")
+    if request.method == "GET":
+        form = CoeSectionsForm(initial={"base_version": coe.version, **{k: getattr(coe, k) for k in SECTION_KEYS}})
+        formset = ActionItemFormSet(queryset=items, prefix="items")
+        return _editor_response(request, coe, form=form, formset=formset, whys=_initial_whys(coe.whys))
+    return _save(request, coe, items)
+
+
+def _save(request, coe: CoeDocument, items):
+    form = CoeSectionsForm(request.POST)
+    formset = ActionItemFormSet(request.POST, queryset=items, prefix="items")
+    whys = whys_from_post(request.POST)
+    if action := request.POST.get("whys_action"):
+        whys = apply_whys_action(whys, action)
+    autosave = request.headers.get("X-Autosave") == "1"
+
+    if not form.is_valid():
+        # Only a tampered base_version gets here; keep every word and say so.
+        return _editor_response(request, coe, form=form, formset=formset, whys=whys, status=400)
+
+    data = {**{k: form.cleaned_data[k] for k in SECTION_KEYS}, "whys": whys_for_saving(whys)}
+    # Autosave keeps the prose and whys; action items wait for the Save button,
+    # because a new row saved in the background would be created again by the
+    # next autosave (the open form does not know the new row's id).
+    items_valid = formset.is_valid()
+    save_items = items_valid and not autosave
+    try:
+        with transaction.atomic():
+            coe = services.coe_save(
+                coe=coe, user=request.user, data=data, base_version=form.cleaned_data["base_version"]
+            )
+            if save_items:
+                for item in formset.save(commit=False):
+                    item.incident = coe.incident
+                    item.save()
+                for item in formset.deleted_objects:
+                    item.delete()
+    except services.ConflictError as conflict:
+        return _conflict_response(request, conflict.current, form=form, formset=formset, whys=whys, autosave=autosave)
+
+    if autosave:
+        return _autosave_status(request, coe, items_valid=items_valid)
+    if not items_valid:
+        messages.warning(request, "Sections saved. Action items are not saved until the marked fields are fixed.")
+        form = CoeSectionsForm(initial={"base_version": coe.version, **data})
+        return _editor_response(request, coe, form=form, formset=formset, whys=whys)
+    if request.POST.get("whys_action"):
+        return redirect(f"{coe.incident.get_absolute_url()}coe/#whys")
+    messages.success(request, f"Saved (version {coe.version}).")
+    return redirect("incidents:coe", key=coe.incident.key)
+
+
+def _autosave_status(request, coe: CoeDocument, *, items_valid: bool) -> HttpResponse:
+    """The small 'Saved at …' line, plus the new base version swapped in out of band."""
+    html = render_to_string(
+        "incidents/coe_editor.html#save-status",
+        {"coe": coe, "items_valid": items_valid, "autosaved": True},
+        request=request,
+    )
+    return HttpResponse(html)
+
+
+def _conflict_response(request, current: CoeDocument, *, form, formset, whys, autosave: bool):
+    """Refuse the second save and show both versions; the user's text stays in the form."""
+    mine = {k: form.cleaned_data.get(k, "") for k in SECTION_KEYS}
+    conflicts = []
+    for key in SECTION_KEYS:
+        theirs = getattr(current, key)
+        if (mine[key] or "").strip() != (theirs or "").strip():
+            conflicts.append(
+                {
+                    "section": SECTIONS_BY_KEY[key],
+                    "theirs": theirs,
+                    "diff": _diff_html(theirs, mine[key], "Saved by someone else", "Yours"),
+                }
+            )
+    if whys_for_saving(whys) != current.whys:
+        conflicts.append({"section": None, "theirs_whys": current.whys})
+    if autosave:
+        html = render_to_string(
+            "incidents/coe_editor.html#save-status",
+            {"coe": current, "conflict": True},
+            request=request,
+        )
+        return HttpResponse(html, status=409)
+    # Rebase the form on the current version: saving again is the user's merge.
+    data = request.POST.copy()
+    data["base_version"] = str(current.version)
+    rebased = CoeSectionsForm(data)
+    rebased.is_valid()
+    last = current.revisions.select_related("saved_by").first()
+    return _editor_response(
+        request,
+        current,
+        form=rebased,
+        formset=formset,
+        whys=whys,
+        status=409,
+        conflicts=conflicts,
+        conflict_by=last.saved_by if last else None,
+    )
+
+
+def _diff_html(old: str, new: str, old_label: str, new_label: str) -> str:
+    """A line diff as a small HTML table; both sides escaped."""
+    rows = []
+    for line in difflib.ndiff((old or "").splitlines(), (new or "").splitlines()):
+        tag, text = line[:2], escape(line[2:])
+        if tag == "? ":
+            continue
+        css = {"- ": "del", "+ ": "ins"}.get(tag, "same")
+        label = {"- ": old_label, "+ ": new_label}.get(tag, "")
+        rows.append(f'<tr class="diff-{css}"><th scope="row">{escape(label)}</th><td>{text or "&nbsp;"}</td></tr>')
+    if not rows:
+        return '<p class="muted">No difference.</p>'
+    return '<table class="diff">' + "".join(rows) + "</table>"
+
+
+@login_required
+@require_POST
+def coe_preview(request, key: str):
+    """Render one section's Markdown exactly as the document will show it."""
+    incident_for(request.user, key)
+    field = request.POST.get("section", "")
+    text = request.POST.get(field, "") if field in SECTION_KEYS else ""
+    return HttpResponse(render_markdown(text) or '<p class="muted">Nothing to preview yet.</p>')
+
+
+def _transition(request, key: str, step) -> HttpResponse:
+    coe = coe_for(request.user, key)
+    try:
+        step(coe)
+    except services.SubmitRefused as refused:
+        messages.error(request, "Not submitted. Fix these first:")
+        for finding in refused.report.failing_required:
+            for message in finding.messages:
+                messages.error(request, f"{finding.rule} {finding.title}: {message}")
+        return redirect("incidents:coe", key=key)
+    except WorkflowError as error:
+        messages.error(request, str(error))
+        return redirect("incidents:coe", key=key)
+    return None
+
+
+@login_required
+@require_POST
+def coe_submit(request, key: str):
+    require(request.user, "incidents.change_coedocument")
+    refused = _transition(request, key, lambda coe: services.coe_submit(coe=coe, user=request.user))
+    if refused:
+        return refused
+    messages.success(request, "Submitted for review. An approver who is not an author must approve it.")
+    return redirect("incidents:coe", key=key)
+
+
+@login_required
+@require_POST
+def coe_approve(request, key: str):
+    require(request.user, "incidents.approve_coedocument")
+    refused = _transition(request, key, lambda coe: services.coe_approve(coe=coe, user=request.user))
+    if refused:
+        return refused
+    messages.success(request, "Approved. Publish it to share it with everyone who can see the incident.")
+    return redirect("incidents:coe", key=key)
+
+
+@login_required
+@require_POST
+def coe_publish(request, key: str):
+    require(request.user, "incidents.approve_coedocument")
+    refused = _transition(request, key, lambda coe: services.coe_publish(coe=coe, user=request.user))
+    if refused:
+        return refused
+    messages.success(request, "Published.")
+    return redirect("incidents:coe", key=key)
+
+
+@login_required
+@require_POST
+def coe_reopen(request, key: str):
+    require(request.user, "incidents.approve_coedocument")
+    form = ReopenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the COE is reopened or sent back.")
+        return redirect("incidents:coe", key=key)
+    reason = form.cleaned_data["reason"]
+    refused = _transition(
+        request, key, lambda coe: services.coe_return_to_draft(coe=coe, user=request.user, reason=reason)
+    )
+    if refused:
+        return refused
+    messages.success(request, "Back to draft. The history keeps every earlier version.")
+    return redirect("incidents:coe", key=key)
+
+
+@login_required
+@require_POST
+def coe_comment(request, key: str):
+    coe = coe_for(request.user, key)
+    require(request.user, "incidents.add_reviewcomment")
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A comment needs a section and some text.")
+        return redirect("incidents:coe", key=key)
+    reply_to = None
+    if form.cleaned_data.get("reply_to"):
+        reply_to = get_object_or_404(ReviewComment, pk=form.cleaned_data["reply_to"], coe=coe)
+    try:
+        services.review_comment_add(
+            coe=coe,
+            user=request.user,
+            section=form.cleaned_data["section"],
+            body=form.cleaned_data["body"],
+            reply_to=reply_to,
+        )
+    except WorkflowError as error:
+        messages.error(request, str(error))
+    return redirect(f"/incidents/{key}/coe/#comments-{reply_to.section if reply_to else form.cleaned_data['section']}")
+
+
+@login_required
+def coe_history(request, key: str):
+    coe = coe_for(request.user, key)
+    revisions = list(coe.revisions.select_related("saved_by"))
+    numbers = [r.number for r in revisions]
+    context = {"coe": coe, "incident": coe.incident, "revisions": revisions, "diffs": None}
+    old_n, new_n = request.GET.get("from"), request.GET.get("to")
+    if old_n and new_n:
+        by_number = {str(r.number): r for r in revisions}
+        if old_n not in by_number or new_n not in by_number:
+            context["error"] = "Pick two revisions from the list."
+        else:
+            old, new = by_number[old_n], by_number[new_n]
+            context.update(old=old, new=new, diffs=_revision_diffs(old, new))
+    elif len(numbers) >= 2:
+        context["default_from"], context["default_to"] = numbers[1], numbers[0]
+    return TemplateResponse(request, "incidents/coe_history.html", context)
+
+
+def _revision_diffs(old: CoeRevision, new: CoeRevision) -> list[dict]:
+    diffs = []
+    for section in SECTIONS:
+        before, after = old.data.get(section.key, ""), new.data.get(section.key, "")
+        if before != after:
+            diffs.append(
+                {"title": section.title, "html": _diff_html(before, after, f"r{old.number}", f"r{new.number}")}
+            )
+    if old.data.get("whys") != new.data.get("whys"):
+        diffs.append(
+            {
+                "title": "Whys",
+                "html": _diff_html(
+                    _whys_text(old.data.get("whys")),
+                    _whys_text(new.data.get("whys")),
+                    f"r{old.number}",
+                    f"r{new.number}",
+                ),
+            }
+        )
+    return diffs
+
+
+def _whys_text(whys) -> str:
+    lines = []
+    for chain in whys or []:
+        lines.append(f"Cause: {chain.get('cause', '')}")
+        lines.extend(f"  {n}. {link}" for n, link in enumerate(chain.get("links", []), start=1))
+    return "\n".join(lines)
+
+
+@login_required
+def coe_export(request, key: str):
+    coe = coe_for(request.user, key)
+    items = list(coe.incident.action_items.select_related("owner"))
+    text = render_to_string(
+        "incidents/coe_export.md",
+        {"coe": coe, "incident": coe.incident, "sections": coe.section_items(), "items": items},
+    )
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{coe.incident.key}-COE.md"'
+    return response
