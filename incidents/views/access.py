@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from ..models import CoeDocument, Incident
+from incidents.models import CoeDocument, Incident
 
 
 def incident_for(user, key: str, queryset: QuerySet[Incident] | None = None) -> Incident:

@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.utils.html import escape
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import services
-from ..forms import (
+from incidents import services
+from incidents.forms import (
     ActionItemFormSet,
     CoeSectionsForm,
     CommentForm,
@@ -24,10 +24,11 @@ from ..forms import (
     whys_for_saving,
     whys_from_post,
 )
-from ..markdown import render_markdown
-from ..models import ActionItem, CoeDocument, CoeRevision, ReviewComment, WorkflowError
-from ..models.coe import SECTION_KEYS, SECTIONS, SECTIONS_BY_KEY
-from ..models.vocab import CoeStatus
+from incidents.markdown import render_markdown
+from incidents.models import ActionItem, CoeDocument, CoeRevision, ReviewComment, WorkflowError
+from incidents.models.coe import SECTION_KEYS, SECTIONS, SECTIONS_BY_KEY
+from incidents.models.vocab import CoeStatus
+
 from .access import coe_for, incident_for, require
 
 

@@ -8,10 +8,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import selectors
-from ..filters import IncidentFilter
-from ..forms import IncidentForm, TimelineEventForm
-from ..models import Incident, TimelineEvent
+from incidents import selectors
+from incidents.filters import IncidentFilter
+from incidents.forms import IncidentForm, TimelineEventForm
+from incidents.models import Incident, TimelineEvent
+
 from .access import incident_for, require
 
 PAGE_SIZE = 25
