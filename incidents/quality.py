@@ -405,9 +405,13 @@ def _impact_quantified(data: _Input) -> _Result:
             "or what share or revenue (an estimate is fine)"
         )
     incident = data.incident
-    # Stored times are time-zone aware, so recorded ends satisfy the rule.
+    # Stored times are time-zone aware, so recorded ends satisfy the rule. A
+    # reported duration counts as an estimated end: sources often give only
+    # "about 13 hours", and the rule allows an estimate.
     has_recorded_span = getattr(incident, "started_at", None) and (
-        getattr(incident, "mitigated_at", None) or getattr(incident, "resolved_at", None)
+        getattr(incident, "mitigated_at", None)
+        or getattr(incident, "resolved_at", None)
+        or getattr(incident, "reported_duration", None)
     )
     if not has_recorded_span and not _TIME_ZONE.search(impact):
         result.messages.append(
