@@ -1,6 +1,7 @@
 """The incident FilterSet: one set of filters for the HTML list and the API."""
 
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 
 from .models import AIInvolvement, Incident, IncidentFactor, Region, Service
@@ -16,13 +17,20 @@ from .models.vocab import (
 
 class IncidentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
-    primary_cause = django_filters.MultipleChoiceFilter(choices=PrimaryCause.choices, label="Cause")
+    # Several values may be given (?severity=SEV1&severity=SEV2); they are OR-ed.
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, widget=forms.CheckboxSelectMultiple)
+    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices, widget=forms.CheckboxSelectMultiple)
+    primary_cause = django_filters.MultipleChoiceFilter(
+        choices=PrimaryCause.choices, label="Cause", widget=forms.SelectMultiple(attrs={"size": 4})
+    )
     contributing_factor = django_filters.ChoiceFilter(
         choices=ContributingFactor.choices, method="filter_factor", label="Contributing factor"
     )
-    ai_involved = django_filters.BooleanFilter(method="filter_ai", label="AI involved")
+    ai_involved = django_filters.BooleanFilter(
+        method="filter_ai",
+        label="AI involved",
+        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
+    )
     autonomy_level = django_filters.ChoiceFilter(
         choices=AutonomyLevel.choices, method="filter_autonomy", label="Autonomy level"
     )

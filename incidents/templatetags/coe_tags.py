@@ -31,9 +31,27 @@ def duration(value: timedelta | None) -> str:
 
 @register.filter
 def in_tz(value, tz_name: str):
+    """Wall-clock time in the zone the source states, with the zone's abbreviation.
+
+    Formatted here because the date filter would convert back to the site's zone.
+    """
     from zoneinfo import ZoneInfo
 
-    return value.astimezone(ZoneInfo(tz_name)) if value else value
+    return value.astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%d %H:%M %Z") if value else ""
+
+
+@register.filter
+def in_tz_date(value, tz_name: str):
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%d") if value else ""
+
+
+@register.filter
+def in_tz_month(value, tz_name: str):
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz_name)).strftime("%B %Y") if value else ""
 
 
 @register.filter
