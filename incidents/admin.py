@@ -5,6 +5,7 @@ from django.contrib import admin
 from .models import (
     ActionItem,
     AIInvolvement,
+    ApiToken,
     Claim,
     CoeDocument,
     CoeRevision,
@@ -192,3 +193,19 @@ class ReminderLogAdmin(admin.ModelAdmin):
     list_filter = ["state", "kind", "channel"]
     search_fields = ["claim_key", "error", "recipient__username"]
     readonly_fields = [f.name for f in ReminderLog._meta.fields]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "scope", "key_id", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    search_fields = ["name", "user__username", "key_id"]
+    readonly_fields = ["key_id", "created_at", "last_used_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -4,19 +4,24 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 
-from .models import AIInvolvement, Incident, IncidentFactor, Region, Service
+from .models import ActionItem, AIInvolvement, Incident, IncidentFactor, Region, Service
 from .models.vocab import (
+    ActionStatus,
+    ActionType,
     AttributionStatus,
     AutonomyLevel,
     ContributingFactor,
     IncidentStatus,
     PrimaryCause,
+    Priority,
     Severity,
 )
 
 
 class IncidentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
+    # The API's name for the same search.
+    search = django_filters.CharFilter(method="filter_search", label="Search", widget=forms.HiddenInput)
     # Several values may be given (?severity=SEV1&severity=SEV2); they are OR-ed.
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, widget=forms.CheckboxSelectMultiple)
     status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices, widget=forms.CheckboxSelectMultiple)
@@ -72,3 +77,29 @@ class IncidentFilter(django_filters.FilterSet):
 
     def filter_autonomy(self, queryset, name, value):
         return queryset.filter(Exists(AIInvolvement.objects.filter(incident=OuterRef("pk"), autonomy_level=value)))
+
+
+class ActionItemFilter(django_filters.FilterSet):
+    incident = django_filters.CharFilter(field_name="incident__key", label="Incident key")
+    status = django_filters.MultipleChoiceFilter(choices=ActionStatus.choices)
+    action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
+    priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    owner = django_filters.CharFilter(field_name="owner__username")
+    open = django_filters.BooleanFilter(method="filter_open", label="Still open")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = ActionItem
+        fields: list[str] = []
+
+    def filter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.open() if value else queryset.exclude(pk__in=queryset.open().values("pk"))
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.overdue() if value else queryset.exclude(pk__in=queryset.overdue().values("pk"))

@@ -7,8 +7,11 @@ from .evidence import Claim, Source
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
 from .reminders import ReminderLog
 from .teams import Region, Service, Tag, Team
+from .tokens import ApiToken, TokenScope
 
 __all__ = [
+    "ApiToken",
+    "TokenScope",
     "SECTIONS",
     "AIInvolvement",
     "ActionItem",

@@ -1,0 +1,1 @@
+"""The REST API, versioned at /api/v1/."""

@@ -1,0 +1,29 @@
+"""Bearer tokens for tools; the browser session for people."""
+
+from rest_framework import authentication, exceptions
+
+from incidents.models import ApiToken
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
+        try:
+            plain = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("The token is not valid text.") from None
+        token = ApiToken.authenticate(plain)
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        token.touch()
+        return token.user, token
+
+    def authenticate_header(self, request):
+        # Makes DRF answer 401 (not 403) when no credentials were sent.
+        return f'{self.keyword} realm="api"'

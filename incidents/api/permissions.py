@@ -1,0 +1,30 @@
+"""Who may do what over the API.
+
+Reads need a signed-in user or a token. Writes need a write-scope token (or a
+session) and the same model permission the browser pages check.
+"""
+
+from rest_framework import permissions
+
+from incidents.models import ApiToken, TokenScope
+
+
+class TokenScopeAllows(permissions.BasePermission):
+    message = "This token is read-only; writes need a token with the write scope."
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        token = request.auth
+        return not isinstance(token, ApiToken) or token.scope == TokenScope.WRITE
+
+
+class ModelPermissionsForWrites(permissions.DjangoModelPermissions):
+    """Django model permissions for writes; reads are governed by visibility instead."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": [],
+        "HEAD": [],
+        "OPTIONS": [],
+    }

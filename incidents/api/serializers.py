@@ -1,0 +1,375 @@
+"""Output serializers (what clients read) and input serializers (what they may send).
+
+Output serializers only read prefetched data; each viewset's queryset does
+the joins they need, so a list page costs the same number of queries at any size.
+"""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from incidents.models import (
+    ActionItem,
+    AIInvolvement,
+    Claim,
+    CoeDocument,
+    Control,
+    ImpactFigure,
+    Incident,
+    Source,
+    TimelineEvent,
+)
+from incidents.models.coe import SECTION_KEYS
+from incidents.models.vocab import (
+    ActionStatus,
+    ActionType,
+    AttributionStatus,
+    ContributingFactor,
+    HarmLevel,
+    IncidentStatus,
+    PrimaryCause,
+    Priority,
+    Severity,
+    TriggerKind,
+)
+
+
+def _seconds(delta):
+    return int(delta.total_seconds()) if delta is not None else None
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = ["id", "url", "title", "publisher", "kind", "published_on", "published_approx", "retrieved_on", "note"]
+
+
+class ClaimSerializer(serializers.ModelSerializer):
+    incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    source = SourceSerializer(read_only=True)
+
+    class Meta:
+        model = Claim
+        fields = [
+            "id",
+            "incident",
+            "claimant",
+            "stance",
+            "claimed_cause",
+            "claimed_ai_role",
+            "statement",
+            "quote",
+            "source",
+        ]
+
+
+class ImpactFigureSerializer(serializers.ModelSerializer):
+    source_id = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ImpactFigure
+        fields = ["name", "value", "unit", "is_estimate", "as_of", "note", "source_id"]
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    source_id = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = [
+            "id",
+            "incident",
+            "occurred_at",
+            "precision",
+            "display_tz",
+            "kind",
+            "actor_kind",
+            "description",
+            "moment",
+            "source_id",
+        ]
+
+
+class AIInvolvementSerializer(serializers.ModelSerializer):
+    cset_autonomy = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AIInvolvement
+        fields = [
+            "agent_name",
+            "vendor",
+            "role",
+            "autonomy_level",
+            "cset_autonomy",
+            "gate_present",
+            "gate_type",
+            "gate_bypassed",
+            "permissions_held",
+            "permissions_inherited",
+            "action_taken",
+            "action_class",
+            "reversible",
+            "excessive_functionality",
+            "excessive_permissions",
+            "excessive_autonomy",
+            "evidence",
+        ]
+
+    def get_cset_autonomy(self, obj) -> str | None:
+        return obj.cset_autonomy.value if obj.cset_autonomy else None
+
+    def get_evidence(self, obj) -> list[int]:
+        return [s.pk for s in obj.evidence.all()]
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "id",
+            "incident",
+            "title",
+            "description",
+            "action_type",
+            "priority",
+            "status",
+            "owner",
+            "due_date",
+            "is_overdue",
+            "ticket_url",
+            "answers_why",
+            "source_id",
+            "disputed",
+            "completed_at",
+            "updated_at",
+        ]
+
+    def get_is_overdue(self, obj) -> bool:
+        return obj.is_overdue()
+
+
+class ControlSerializer(serializers.ModelSerializer):
+    incidents = serializers.SerializerMethodField()
+    sources = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Control
+        fields = [
+            "id",
+            "name",
+            "description",
+            "scope",
+            "owner_name",
+            "status",
+            "starts_on",
+            "ends_on",
+            "disputed",
+            "dispute_note",
+            "incidents",
+            "sources",
+        ]
+
+    def get_incidents(self, obj) -> list[str]:
+        # Only incidents the caller may see: a control must not reveal a restricted one.
+        visible = self.context.get("visible_incident_ids")
+        return [i.key for i in obj.incidents.all() if visible is None or i.pk in visible]
+
+    def get_sources(self, obj) -> list[int]:
+        return [s.pk for s in obj.sources.all()]
+
+
+class IncidentListSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    services = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    regions = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    ai_involved = serializers.BooleanField(source="has_ai", read_only=True)
+    coe_status = serializers.SerializerMethodField()
+    time_to_detect_seconds = serializers.SerializerMethodField()
+    time_to_mitigate_seconds = serializers.SerializerMethodField()
+    time_to_resolve_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "key",
+            "url",
+            "title",
+            "severity",
+            "status",
+            "primary_cause",
+            "attribution_status",
+            "adopted_cause",
+            "harm_level",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "time_to_detect_seconds",
+            "time_to_mitigate_seconds",
+            "time_to_resolve_seconds",
+            "services",
+            "regions",
+            "ai_involved",
+            "restricted",
+            "coe_status",
+            "updated_at",
+        ]
+
+    def get_url(self, obj) -> str:
+        return self.context["request"].build_absolute_uri(reverse("api:incident-detail", kwargs={"key": obj.key}))
+
+    def get_coe_status(self, obj) -> str | None:
+        try:
+            return obj.coe.status
+        except Incident.coe.RelatedObjectDoesNotExist:
+            return None
+
+    def get_time_to_detect_seconds(self, obj) -> int | None:
+        return _seconds(obj.time_to_detect)
+
+    def get_time_to_mitigate_seconds(self, obj) -> int | None:
+        return _seconds(obj.time_to_mitigate)
+
+    def get_time_to_resolve_seconds(self, obj) -> int | None:
+        return _seconds(obj.time_to_resolve)
+
+
+class IncidentDetailSerializer(IncidentListSerializer):
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    contributing_factors = serializers.SerializerMethodField()
+    impact_figures = ImpactFigureSerializer(many=True, read_only=True)
+    timeline = TimelineEventSerializer(many=True, read_only=True)
+    ai_involvements = AIInvolvementSerializer(many=True, read_only=True)
+    claims = ClaimSerializer(many=True, read_only=True)
+    sources = SourceSerializer(many=True, read_only=True)
+    reported_duration_seconds = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta(IncidentListSerializer.Meta):
+        fields = [
+            *IncidentListSerializer.Meta.fields,
+            "summary",
+            "customer_impact",
+            "trigger_kind",
+            "trigger_text",
+            "contributing_factors",
+            "adopted_cause_rationale",
+            "time_precision",
+            "reported_duration_seconds",
+            "tags",
+            "owner",
+            "impact_figures",
+            "timeline",
+            "ai_involvements",
+            "claims",
+            "sources",
+            "links",
+            "created_at",
+        ]
+
+    def get_contributing_factors(self, obj) -> list[str]:
+        return [f.factor for f in obj.factors.all()]
+
+    def get_reported_duration_seconds(self, obj) -> int | None:
+        return _seconds(obj.reported_duration)
+
+    def get_links(self, obj) -> dict[str, str | None]:
+        request = self.context["request"]
+        absolute = request.build_absolute_uri
+        has_coe = self.get_coe_status(obj) is not None
+        return {
+            "html": absolute(obj.get_absolute_url()),
+            "coe": absolute(reverse("api:coe-detail", kwargs={"key": obj.key})) if has_coe else None,
+            "action_items": absolute(reverse("api:actionitem-list")) + f"?incident={obj.key}",
+        }
+
+
+class CoeSerializer(serializers.ModelSerializer):
+    incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    authors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = CoeDocument
+        fields = [
+            "incident",
+            "status",
+            "version",
+            "owner",
+            "authors",
+            "approver",
+            *SECTION_KEYS,
+            "whys",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "approved_at",
+            "published_at",
+        ]
+
+
+# Input serializers. They validate; services write.
+
+
+class IncidentInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
+    started_at = serializers.DateTimeField()
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    customer_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    primary_cause = serializers.ChoiceField(choices=PrimaryCause.choices, required=False)
+    trigger_kind = serializers.ChoiceField(choices=TriggerKind.choices, required=False, allow_blank=True)
+    trigger_text = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    harm_level = serializers.ChoiceField(choices=HarmLevel.choices, required=False)
+    attribution_status = serializers.ChoiceField(choices=AttributionStatus.choices, required=False)
+    adopted_cause = serializers.ChoiceField(choices=PrimaryCause.choices, required=False, allow_blank=True)
+    adopted_cause_rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    contributing_factors = serializers.ListField(
+        child=serializers.ChoiceField(choices=ContributingFactor.choices), required=False, max_length=30
+    )
+    services = serializers.ListField(child=serializers.CharField(max_length=120), required=False, max_length=50)
+    regions = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=50)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=60), required=False, max_length=50)
+    restricted = serializers.BooleanField(required=False)
+    access_group = serializers.CharField(required=False, allow_null=True, max_length=150)
+
+
+class ActionItemInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    action_type = serializers.ChoiceField(choices=ActionType.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
+    owner = serializers.CharField(required=False, allow_null=True, max_length=150)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    ticket_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    answers_why = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class CoeInputSerializer(serializers.Serializer):
+    whys = serializers.ListField(child=serializers.DictField(), required=False, max_length=20)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key in SECTION_KEYS:
+            self.fields[key] = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+
+    def validate_whys(self, value):
+        for number, chain in enumerate(value, start=1):
+            links = chain.get("links")
+            if not isinstance(chain.get("cause", ""), str) or not isinstance(links, list):
+                raise serializers.ValidationError(f"Chain {number} needs a 'cause' text and a 'links' list.")
+            if not all(isinstance(link, str) for link in links):
+                raise serializers.ValidationError(f"Chain {number}: every link must be text.")
+        return [{"cause": c.get("cause", ""), "links": c["links"]} for c in value]

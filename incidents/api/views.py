@@ -1,0 +1,361 @@
+"""API viewsets: visibility first, then filters, then the serializer; writes go through writes.py."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import services
+from incidents.filters import ActionItemFilter, IncidentFilter
+from incidents.models import (
+    ActionItem,
+    Claim,
+    CoeDocument,
+    Control,
+    Incident,
+    Source,
+    TimelineEvent,
+    WorkflowError,
+)
+from incidents.models import vocab as v
+
+from . import serializers as s
+from .conditional import check_if_match, etag_for, require_if_match
+from .csv_export import csv_response
+from .filtering import StrictDjangoFilterBackend, TiebreakOrderingFilter
+from .pagination import IncidentCursorPagination, UpdatedCursorPagination
+from .permissions import ModelPermissionsForWrites, TokenScopeAllows
+from .writes import action_item_write, incident_write
+
+
+def _validation_error(error: DjangoValidationError) -> ValidationError:
+    return ValidationError(error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages})
+
+
+def visible_incidents(request) -> QuerySet[Incident]:
+    return Incident.objects.visible_to(request.user)
+
+
+class BaseViewSet(viewsets.GenericViewSet):
+    permission_classes = [TokenScopeAllows, ModelPermissionsForWrites]
+    filter_backends = [StrictDjangoFilterBackend, TiebreakOrderingFilter]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List incidents",
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv: all rows")],
+    ),
+    retrieve=extend_schema(summary="One incident with its timeline, classification, AI involvement and claims"),
+)
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    lookup_field = "key"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+    filterset_class = IncidentFilter
+    pagination_class = IncidentCursorPagination
+    ordering_fields = ["started_at", "updated_at", "severity", "key"]
+    ordering = ["-started_at"]
+    queryset = Incident.objects.all()
+
+    def get_queryset(self):
+        queryset = (
+            visible_incidents(self.request).with_ai_flag().select_related("coe").prefetch_related("services", "regions")
+        )
+        if self.action == "retrieve":
+            queryset = queryset.select_related("owner").prefetch_related(
+                "tags",
+                "factors",
+                "impact_figures",
+                "ai_involvements__evidence",
+                Prefetch("claims", queryset=Claim.objects.select_related("source", "incident")),
+                "sources",
+            )
+            queryset = queryset.prefetch_related(
+                Prefetch("timeline", queryset=TimelineEvent.objects.select_related("incident"))
+            )
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return s.IncidentDetailSerializer
+        if self.action in ("create", "update", "partial_update"):
+            return s.IncidentInputSerializer
+        return s.IncidentListSerializer
+
+    def list(self, request, *args, **kwargs):
+        if request.query_params.get("format") == "csv":
+            rows = self.filter_queryset(self.get_queryset())
+            return csv_response("incidents.csv", rows, s.IncidentListSerializer, context=self.get_serializer_context())
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        incident = self.get_object()
+        response = Response(s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data)
+        response["ETag"] = etag_for(incident)
+        return response
+
+    @extend_schema(request=s.IncidentInputSerializer, responses={201: s.IncidentDetailSerializer})
+    def create(self, request: Request):
+        data = self._validated(request, partial=False)
+        try:
+            incident = incident_write(user=request.user, data=data)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        return self._detail_response(incident, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.IncidentInputSerializer, responses={200: s.IncidentDetailSerializer})
+    def partial_update(self, request: Request, key: str):
+        return self._update(request, partial=True)
+
+    @extend_schema(request=s.IncidentInputSerializer, responses={200: s.IncidentDetailSerializer})
+    def update(self, request: Request, key: str):
+        return self._update(request, partial=False)
+
+    def _update(self, request, *, partial: bool):
+        with transaction.atomic():
+            incident = get_object_or_404(visible_incidents(request).select_for_update(), key=self.kwargs["key"])
+            check_if_match(request, incident)
+            data = self._validated(request, partial=partial)
+            try:
+                incident = incident_write(user=request.user, data=data, incident=incident)
+            except DjangoValidationError as error:
+                raise _validation_error(error) from None
+        return self._detail_response(incident, status.HTTP_200_OK)
+
+    def _validated(self, request, *, partial: bool) -> dict:
+        serializer = s.IncidentInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _detail_response(self, incident: Incident, code: int) -> Response:
+        self.action = "retrieve"  # answer with the detail shape and its joins
+        fresh = self.get_queryset().get(pk=incident.pk)
+        response = Response(s.IncidentDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+        response["ETag"] = etag_for(fresh)
+        return response
+
+
+class IncidentChildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    """Read-only lists of an incident's parts, limited to incidents the caller may see."""
+
+    ordering = ["id"]
+    ordering_fields = ["id"]
+    pagination_class = UpdatedCursorPagination
+
+    def get_queryset(self):
+        return self.queryset.filter(incident__in=visible_incidents(self.request))
+
+
+class TimelineEventViewSet(IncidentChildViewSet):
+    queryset = TimelineEvent.objects.select_related("incident")
+    serializer_class = s.TimelineEventSerializer
+    ordering = ["occurred_at", "id"]
+    ordering_fields = ["occurred_at", "id"]
+    filterset_fields = ["kind", "actor_kind"]
+
+
+class ClaimViewSet(IncidentChildViewSet):
+    queryset = Claim.objects.select_related("incident", "source")
+    serializer_class = s.ClaimSerializer
+    filterset_fields = ["stance", "claimed_cause"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv: all rows")]
+    )
+)
+class ActionItemViewSet(IncidentChildViewSet):
+    queryset = ActionItem.objects.select_related("incident", "owner")
+    serializer_class = s.ActionItemSerializer
+    filterset_class = ActionItemFilter
+    ordering = ["due_date", "id"]
+    ordering_fields = ["due_date", "priority", "updated_at", "id"]
+
+    def list(self, request, *args, **kwargs):
+        if request.query_params.get("format") == "csv":
+            rows = self.filter_queryset(self.get_queryset())
+            return csv_response("action-items.csv", rows, s.ActionItemSerializer, context=self.get_serializer_context())
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        item = self.get_object()
+        response = Response(self.get_serializer(item).data)
+        response["ETag"] = etag_for(item)
+        return response
+
+    @extend_schema(request=s.ActionItemInputSerializer, responses={200: s.ActionItemSerializer})
+    def partial_update(self, request, pk=None):
+        with transaction.atomic():
+            item = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
+            check_if_match(request, item)
+            serializer = s.ActionItemInputSerializer(data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            try:
+                item = action_item_write(item=item, data=serializer.validated_data)
+            except DjangoValidationError as error:
+                raise _validation_error(error) from None
+        response = Response(self.get_serializer(item).data)
+        response["ETag"] = etag_for(item)
+        return response
+
+    @extend_schema(request=None, responses={200: s.ActionItemSerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Mark done (or ?status=wont_do / verified)."""
+        wanted = request.query_params.get("status", v.ActionStatus.DONE)
+        if wanted not in v.ACTION_STATUSES_CLOSED:
+            raise ValidationError({"status": f"Close with one of {', '.join(v.ACTION_STATUSES_CLOSED)}."})
+        with transaction.atomic():
+            item = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
+            item = action_item_write(item=item, data={"status": wanted})
+        return Response(self.get_serializer(item).data)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(summary="A COE document"),
+    partial_update=extend_schema(
+        summary="Edit a draft COE (needs If-Match with the ETag from GET)",
+        request=s.CoeInputSerializer,
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+    ),
+)
+class CoeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    lookup_field = "key"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+    serializer_class = s.CoeSerializer
+    pagination_class = UpdatedCursorPagination
+    ordering = ["-updated_at", "-id"]
+    ordering_fields = ["updated_at", "id"]
+    filterset_fields = ["status"]
+    queryset = CoeDocument.objects.all()
+
+    def get_queryset(self):
+        return (
+            CoeDocument.objects.filter(incident__in=visible_incidents(self.request))
+            .select_related("incident", "owner", "approver")
+            .prefetch_related("authors")
+        )
+
+    def get_object(self):
+        return get_object_or_404(self.get_queryset(), incident__key=self.kwargs["key"])
+
+    def retrieve(self, request, *args, **kwargs):
+        coe = self.get_object()
+        response = Response(self.get_serializer(coe).data)
+        response["ETag"] = etag_for(coe)
+        return response
+
+    def partial_update(self, request, key=None):
+        coe = self.get_object()
+        self.check_object_permissions(request, coe)
+        # Writing a COE without saying which version it edits would overwrite a colleague's text.
+        base_version = require_if_match(request, coe)
+        serializer = s.CoeInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            coe = services.coe_save(
+                coe=coe, user=request.user, data=serializer.validated_data, base_version=base_version
+            )
+        except services.ConflictError:
+            return Response(
+                {"error": {"status": 412, "code": "precondition_failed", "detail": "The COE changed since that ETag."}},
+                status=status.HTTP_412_PRECONDITION_FAILED,
+            )
+        except WorkflowError as error:
+            return Response(
+                {"error": {"status": 409, "code": "conflict", "detail": str(error)}}, status=status.HTTP_409_CONFLICT
+            )
+        coe = self.get_queryset().get(pk=coe.pk)
+        response = Response(self.get_serializer(coe).data)
+        response["ETag"] = etag_for(coe)
+        return response
+
+
+class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    serializer_class = s.SourceSerializer
+    pagination_class = UpdatedCursorPagination
+    ordering = ["id"]
+    ordering_fields = ["id", "published_on"]
+    filterset_fields = ["kind"]
+    queryset = Source.objects.all()
+
+
+class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    serializer_class = s.ControlSerializer
+    pagination_class = UpdatedCursorPagination
+    ordering = ["id"]
+    ordering_fields = ["id", "name"]
+    filterset_fields = ["status", "disputed"]
+    queryset = Control.objects.prefetch_related("incidents", "sources")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["visible_incident_ids"] = set(visible_incidents(self.request).values_list("pk", flat=True))
+        return context
+
+
+@extend_schema_view(list=extend_schema(summary="Everything changed since a point in time, oldest change first"))
+class FeedViewSet(mixins.ListModelMixin, BaseViewSet):
+    """Incidents ordered by last change. Page with the `next` link; keep the last
+    `updated_at` you saw and pass it as `updated_since` next time."""
+
+    serializer_class = s.IncidentListSerializer
+    pagination_class = UpdatedCursorPagination
+    filterset_class = IncidentFilter
+    filter_backends = [StrictDjangoFilterBackend]
+    queryset = Incident.objects.all()
+
+    def get_queryset(self):
+        return (
+            visible_incidents(self.request).with_ai_flag().select_related("coe").prefetch_related("services", "regions")
+        )
+
+
+class VocabularyView(APIView):
+    """Every controlled vocabulary, so clients build forms without hard-coding them."""
+
+    permission_classes = [TokenScopeAllows]
+
+    VOCABULARIES = {
+        "severity": v.Severity,
+        "incident_status": v.IncidentStatus,
+        "primary_cause": v.PrimaryCause,
+        "trigger_kind": v.TriggerKind,
+        "contributing_factor": v.ContributingFactor,
+        "harm_level": v.HarmLevel,
+        "autonomy_level": v.AutonomyLevel,
+        "cset_autonomy": v.CsetAutonomy,
+        "ai_role": v.AIRole,
+        "gate_type": v.GateType,
+        "permission_scope": v.PermissionScope,
+        "action_class": v.ActionClass,
+        "attribution_status": v.AttributionStatus,
+        "stance": v.Stance,
+        "source_kind": v.SourceKind,
+        "coe_status": v.CoeStatus,
+        "action_type": v.ActionType,
+        "action_status": v.ActionStatus,
+        "priority": v.Priority,
+        "timeline_kind": v.TimelineKind,
+        "actor_kind": v.ActorKind,
+    }
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        body = {
+            name: [{"value": value, "label": label} for value, label in choices.choices]
+            for name, choices in self.VOCABULARIES.items()
+        }
+        body["autonomy_to_cset"] = {level.value: cset.value for level, cset in v.AUTONOMY_TO_CSET.items()}
+        return Response(body)

@@ -1,0 +1,31 @@
+"""Create an API token for a user and print it once."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from incidents.models import ApiToken, TokenScope
+
+
+class Command(BaseCommand):
+    help = "Create an API token. The token is printed once and stored only as a hash."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="Username the token acts as.")
+        parser.add_argument("--scope", choices=TokenScope.values, default=TokenScope.READ)
+        parser.add_argument("--name", default="command line", help="What the token is for.")
+        parser.add_argument("--expires-in-days", type=int, default=None, help="Expire after this many days.")
+
+    def handle(self, *args, user, scope, name, expires_in_days, **options):
+        try:
+            owner = get_user_model().objects.get(username=user)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user named {user!r}.") from None
+        if expires_in_days is not None and expires_in_days < 1:
+            raise CommandError("--expires-in-days must be at least 1.")
+        expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        token, plain = ApiToken.issue(user=owner, name=name, scope=scope, expires_at=expires_at)
+        self.stderr.write(f"Token {token.key_id} for {owner.username} ({scope}); it is shown only this once:")
+        self.stdout.write(plain)
