@@ -2,10 +2,12 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from . import views
+from .metrics_view import MetricsView
 
 app_name = "api"
 
 router = DefaultRouter(trailing_slash=True)
+router.include_format_suffixes = False  # ?format=csv is the only format switch
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("timeline-events", views.TimelineEventViewSet, basename="timelineevent")
 router.register("action-items", views.ActionItemViewSet, basename="actionitem")
@@ -17,5 +19,6 @@ router.register("feed", views.FeedViewSet, basename="feed")
 
 urlpatterns = [
     path("vocabularies/", views.VocabularyView.as_view(), name="vocabularies"),
+    path("metrics/", MetricsView.as_view(), name="metrics"),
     *router.urls,
 ]
