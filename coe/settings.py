@@ -140,6 +140,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands an unacknowledged message to another worker after this long;
+# with acks_late that is how a task of a killed worker runs again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+# Tests can run tasks inline (no broker) with CELERY_TASK_ALWAYS_EAGER=true.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -149,6 +154,20 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "COE Tracker <coe-tracker@localhost>")
+
+# Reminders (incidents/reminders.py). Follow-ups are reminded until they are
+# done, won't-do or verified, not until their incident closes.
+REMINDER_DUE_SOON_DAYS = env_int("REMINDER_DUE_SOON_DAYS", 3, minimum=0)
+REMINDER_ESCALATE_AFTER_DAYS = env_int("REMINDER_ESCALATE_AFTER_DAYS", 7, minimum=1)
+REMINDER_CHANNELS = env_list("REMINDER_CHANNELS", ["email", "webhook"])
+if unknown := set(REMINDER_CHANNELS) - {"email", "webhook"}:
+    raise ImproperlyConfigured(f"REMINDER_CHANNELS may hold email and webhook, not {sorted(unknown)}.")
+REMINDER_WEBHOOK_TIMEOUT_SECONDS = env_int("REMINDER_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5, minimum=1)
+# A delivery still "sending" after this long belonged to a worker that died: hand it out again.
+REMINDER_STUCK_AFTER_SECONDS = env_int("REMINDER_STUCK_AFTER_SECONDS", 900, minimum=1)
+# The sweep runs this often (minutes); each reminder still goes out once per period.
+REMINDER_SWEEP_MINUTES = env_int("REMINDER_SWEEP_MINUTES", 15, minimum=1)
 
 # Product rules (DOMAIN.md 1.5 L12: a COE drafted, and approved, promptly).
 COE_APPROVAL_TARGET_DAYS = env_int("COE_APPROVAL_TARGET_DAYS", 14, minimum=1)
@@ -186,6 +205,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per vocabulary, whichever field uses it.
+    "ENUM_NAME_OVERRIDES": {
+        "TriStateEnum": "incidents.models.vocab.TriState",
+        "TimePrecisionEnum": "incidents.models.vocab.TimePrecision",
+        "PrimaryCauseEnum": "incidents.models.vocab.PrimaryCause",
+        "IncidentStatusEnum": "incidents.models.vocab.IncidentStatus",
+        "ActionStatusEnum": "incidents.models.vocab.ActionStatus",
+        "CoeStatusEnum": "incidents.models.vocab.CoeStatus",
+        "ControlStatusEnum": "incidents.models.vocab.ControlStatus",
+    },
 }
 
 # Throttling counts live in the cache: Redis when there is one, so every

@@ -1,17 +1,19 @@
 from django.urls import path
 
-from .views import coe, pages
+from .views import actions, coe, pages
 
 app_name = "incidents"
 
 urlpatterns = [
     path("", pages.incident_list, name="list"),
     path("new/", pages.incident_create, name="create"),
+    path("settings/notifications/", actions.notification_settings, name="notifications"),
     path("<str:key>/", pages.incident_detail, name="detail"),
     path("<str:key>/edit/", pages.incident_edit, name="edit"),
     path("<str:key>/timeline/", pages.timeline_edit, name="timeline"),
     path("<str:key>/timeline/<int:event_id>/", pages.timeline_event_edit, name="timeline-event"),
     path("<str:key>/timeline/<int:event_id>/delete/", pages.timeline_event_delete, name="timeline-event-delete"),
+    path("<str:key>/actions/<int:item_id>/", actions.action_item_detail, name="action-item"),
     path("<str:key>/coe/", coe.coe_page, name="coe"),
     path("<str:key>/coe/preview/", coe.coe_preview, name="coe-preview"),
     path("<str:key>/coe/submit/", coe.coe_submit, name="coe-submit"),

@@ -5,7 +5,7 @@ from .ai import AIInvolvement
 from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
 from .evidence import Claim, Source
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
-from .reminders import ReminderLog
+from .reminders import NotificationPreference, ReminderLog
 from .teams import Region, Service, Tag, Team
 from .tokens import ApiToken, TokenScope
 
@@ -23,6 +23,7 @@ __all__ = [
     "Incident",
     "IncidentFactor",
     "Region",
+    "NotificationPreference",
     "ReminderLog",
     "ReviewComment",
     "Service",

@@ -28,7 +28,9 @@ class ReminderLog(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
     # A readable key of what was claimed, e.g. "digest:2026-11-25:email:user=7".
     claim_key = models.CharField(max_length=200, unique=True)
 
@@ -38,3 +40,15 @@ class ReminderLog(models.Model):
 
     def __str__(self) -> str:
         return self.claim_key
+
+
+class NotificationPreference(models.Model):
+    """A person's choice about reminders. Escalations are always sent."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    reminders_opt_out = models.BooleanField(
+        default=False, help_text="Stop digests and COE reminders; escalations about overdue items still arrive."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'opted out' if self.reminders_opt_out else 'reminders on'}"

@@ -255,6 +255,9 @@ class ReminderChannel(models.TextChoices):
 
 
 class ReminderState(models.TextChoices):
+    # claimed: due and recorded, not yet handed to a sender; sending: one
+    # worker owns it now; sent and failed are final.
     CLAIMED = "claimed", "Claimed"
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
