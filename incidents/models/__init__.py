@@ -10,11 +10,10 @@ from .teams import Region, Service, Tag, Team
 from .tokens import ApiToken, TokenScope
 
 __all__ = [
-    "ApiToken",
-    "TokenScope",
     "SECTIONS",
     "AIInvolvement",
     "ActionItem",
+    "ApiToken",
     "Claim",
     "CoeDocument",
     "CoeRevision",
@@ -22,8 +21,8 @@ __all__ = [
     "ImpactFigure",
     "Incident",
     "IncidentFactor",
-    "Region",
     "NotificationPreference",
+    "Region",
     "ReminderLog",
     "ReviewComment",
     "Service",
@@ -31,5 +30,6 @@ __all__ = [
     "Tag",
     "Team",
     "TimelineEvent",
+    "TokenScope",
     "WorkflowError",
 ]

@@ -45,7 +45,9 @@ class ReminderLog(models.Model):
 class NotificationPreference(models.Model):
     """A person's choice about reminders. Escalations are always sent."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     reminders_opt_out = models.BooleanField(
         default=False, help_text="Stop digests and COE reminders; escalations about overdue items still arrive."
     )
