@@ -19,11 +19,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) .env
 
+# The embedded default: SQLite for data, and a Celery worker with beat whose
+# broker is an SQLite file too (no Redis needed), stopped with the server.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "COE Tracker at http://$(HOST):$(PORT)/  (log in as reviewer, approver, leader or admin; password: demo)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "Reminders: a Celery worker with beat runs alongside; mail is written to sent-mail/"
+	@$(BIN)/celery -A coe worker -B --pool=solo --loglevel=WARNING --schedule .celerybeat-schedule & \
+	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 seed: install
 	$(BIN)/python manage.py seed_demo
@@ -41,4 +46,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 staticfiles test-artifacts
+	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 .celerybeat-schedule* staticfiles test-artifacts sent-mail
