@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import actions, coe, pages
+from .views import actions, coe, pages, tokens
 
 app_name = "incidents"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", pages.incident_list, name="list"),
     path("new/", pages.incident_create, name="create"),
     path("settings/notifications/", actions.notification_settings, name="notifications"),
+    path("settings/tokens/", tokens.token_list, name="tokens"),
+    path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("<str:key>/", pages.incident_detail, name="detail"),
     path("<str:key>/edit/", pages.incident_edit, name="edit"),
     path("<str:key>/timeline/", pages.timeline_edit, name="timeline"),
