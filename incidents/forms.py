@@ -9,6 +9,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.functional import cached_property
 
 from .models import ActionItem, Incident, Region, Service, Tag, TimelineEvent
 from .models.coe import SECTIONS
@@ -111,7 +113,12 @@ class IncidentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
         # Only groups the author belongs to: nobody can hide an incident from themselves.
-        groups = Group.objects.all() if user is None or user.is_superuser else user.groups.all()
+        # The incident's current group stays on offer, or an owner outside it could
+        # not save the incident without dropping or changing its restriction.
+        if user is None or user.is_superuser:
+            groups = Group.objects.all()
+        else:
+            groups = Group.objects.filter(Q(user=user) | Q(pk=self.instance.access_group_id)).distinct()
         self.fields["access_group"].queryset = groups.order_by("name")
         incident = self.instance
         if incident.pk:
@@ -144,16 +151,21 @@ class IncidentForm(forms.ModelForm):
             self.add_error("tag_names", f"Tags are single words (letters, digits, - or _): {', '.join(bad_tags)}")
         return data
 
-    def _post_clean(self):
-        super()._post_clean()
-        # Model validation names the model field; show the error beside the input the user typed in.
-        for local, field in [
-            ("detected_local", "detected_at"),
-            ("mitigated_local", "mitigated_at"),
-            ("resolved_local", "resolved_at"),
-        ]:
-            if field in self.errors:
-                self.add_error(local, self.errors.pop(field))
+    # Model validation names the model field, which is not on the form (Django
+    # would raise ValueError for it); show the error beside the input typed in.
+    _INPUT_FOR = {
+        "started_at": "started_local",
+        "detected_at": "detected_local",
+        "mitigated_at": "mitigated_local",
+        "resolved_at": "resolved_local",
+    }
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            errors = ValidationError(
+                {self._INPUT_FOR.get(field, field): messages for field, messages in errors.error_dict.items()}
+            )
+        super()._update_errors(errors)
 
     def save_related(self, incident: Incident) -> None:
         data = self.cleaned_data
@@ -271,12 +283,33 @@ class ActionItemForm(forms.ModelForm):
         }
         labels = {"ticket_url": "Ticket", "answers_why": "Answers which why"}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, owner_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["owner"].queryset = _active_users()
+        if owner_choices is not None:
+            # Rendering only; a submitted owner is still checked against the queryset.
+            self.fields["owner"].choices = owner_choices
 
 
-ActionItemFormSet = forms.modelformset_factory(ActionItem, form=ActionItemForm, extra=1, can_delete=True)
+def _active_users():
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+class BaseActionItemFormSet(forms.BaseModelFormSet):
+    """Every row offers the same owners: load them once, not once per row."""
+
+    @cached_property
+    def owner_choices(self) -> list:
+        # iter(): list() on the iterator itself would first run a COUNT for its length.
+        return list(iter(forms.ModelChoiceField(queryset=_active_users()).choices))
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "owner_choices": self.owner_choices}
+
+
+ActionItemFormSet = forms.modelformset_factory(
+    ActionItem, form=ActionItemForm, formset=BaseActionItemFormSet, extra=1, can_delete=True
+)
 
 
 class CommentForm(forms.Form):

@@ -7,6 +7,7 @@ import difflib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -43,14 +44,21 @@ def _initial_whys(whys: list[dict]) -> list[dict]:
 
 def _comments_by_section(coe: CoeDocument) -> dict[str, list[ReviewComment]]:
     grouped: dict[str, list[ReviewComment]] = {}
-    for comment in (
-        coe.comments.select_related("author").filter(reply_to__isnull=True).prefetch_related("replies__author")
-    ):
+    replies = Prefetch("replies", queryset=ReviewComment.objects.select_related("author"))
+    for comment in coe.comments.select_related("author").filter(reply_to__isnull=True).prefetch_related(replies):
         grouped.setdefault(comment.section, []).append(comment)
     return grouped
 
 
 def _page_context(request, coe: CoeDocument, **extra) -> dict:
+    # One query per relation, shared by the quality check and the template's
+    # action item table, whatever the number of rows.
+    prefetch_related_objects(
+        [coe.incident],
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
+        "timeline",
+        "ai_involvements",
+    )
     report = services.coe_quality(coe)
     allowed_to_approve, approve_reason = coe.can_approve(request.user)
     return {
@@ -93,6 +101,10 @@ def coe_page(request, key: str):
         return TemplateResponse(request, "incidents/coe_missing.html", {"incident": incident})
 
     if not _can_edit(request.user, coe):
+        if request.method == "POST" and coe.status != CoeStatus.DRAFT and _is_autosave(request):
+            # Submitted while this editor was open: the status line says so, rather
+            # than the whole document being swapped into it.
+            return _save_status(request, coe, status=409, conflict=True)
         if request.method == "POST":
             return TemplateResponse(
                 request,
@@ -116,7 +128,7 @@ def _save(request, coe: CoeDocument, items):
     whys = whys_from_post(request.POST)
     if action := request.POST.get("whys_action"):
         whys = apply_whys_action(whys, action)
-    autosave = request.headers.get("X-Autosave") == "1"
+    autosave = _is_autosave(request)
 
     if not form.is_valid():
         # Only a tampered base_version gets here; keep every word and say so.
@@ -149,19 +161,28 @@ def _save(request, coe: CoeDocument, items):
         form = CoeSectionsForm(initial={"base_version": coe.version, **data})
         return _editor_response(request, coe, form=form, formset=formset, whys=whys)
     if request.POST.get("whys_action"):
-        return redirect(f"{coe.incident.get_absolute_url()}coe/#whys")
+        # Show the chains as edited, empty rows included: reloading from the
+        # saved whys (blank links dropped) would lose the row just added.
+        form = CoeSectionsForm(initial={"base_version": coe.version, **data})
+        formset = ActionItemFormSet(queryset=items.all(), prefix="items")
+        return _editor_response(request, coe, form=form, formset=formset, whys=whys)
     messages.success(request, f"Saved (version {coe.version}).")
     return redirect("incidents:coe", key=coe.incident.key)
 
 
+def _is_autosave(request) -> bool:
+    return request.headers.get("X-Autosave") == "1"
+
+
+def _save_status(request, coe: CoeDocument, *, status: int = 200, **context) -> HttpResponse:
+    """The small status line of the editor: what an autosave request gets back."""
+    html = render_to_string("incidents/coe_editor.html#save-status", {"coe": coe, **context}, request=request)
+    return HttpResponse(html, status=status)
+
+
 def _autosave_status(request, coe: CoeDocument, *, items_valid: bool) -> HttpResponse:
     """The small 'Saved at …' line, plus the new base version swapped in out of band."""
-    html = render_to_string(
-        "incidents/coe_editor.html#save-status",
-        {"coe": coe, "items_valid": items_valid, "autosaved": True},
-        request=request,
-    )
-    return HttpResponse(html)
+    return _save_status(request, coe, items_valid=items_valid, autosaved=True)
 
 
 def _conflict_response(request, current: CoeDocument, *, form, formset, whys, autosave: bool):
@@ -181,12 +202,7 @@ def _conflict_response(request, current: CoeDocument, *, form, formset, whys, au
     if whys_for_saving(whys) != current.whys:
         conflicts.append({"section": None, "theirs_whys": current.whys})
     if autosave:
-        html = render_to_string(
-            "incidents/coe_editor.html#save-status",
-            {"coe": current, "conflict": True},
-            request=request,
-        )
-        return HttpResponse(html, status=409)
+        return _save_status(request, current, status=409, conflict=True)
     # Rebase the form on the current version: saving again is the user's merge.
     data = request.POST.copy()
     data["base_version"] = str(current.version)
@@ -230,8 +246,14 @@ def coe_preview(request, key: str):
     return HttpResponse(render_markdown(text) or '<p class="muted">Nothing to preview yet.</p>')
 
 
-def _transition(request, key: str, step) -> HttpResponse:
+def _transition(request, key: str, step, *, perm: str, done: str) -> HttpResponse:
+    """Run one workflow step; refusals become messages on the COE page.
+
+    Visibility is checked before the permission: someone outside a restricted
+    incident's group gets 404, never a 403 that would confirm it exists.
+    """
     coe = coe_for(request.user, key)
+    require(request.user, perm)
     try:
         step(coe)
     except services.SubmitRefused as refused:
@@ -239,62 +261,66 @@ def _transition(request, key: str, step) -> HttpResponse:
         for finding in refused.report.failing_required:
             for message in finding.messages:
                 messages.error(request, f"{finding.rule} {finding.title}: {message}")
-        return redirect("incidents:coe", key=key)
     except WorkflowError as error:
         messages.error(request, str(error))
-        return redirect("incidents:coe", key=key)
-    return None
+    else:
+        messages.success(request, done)
+    return redirect("incidents:coe", key=key)
 
 
 @login_required
 @require_POST
 def coe_submit(request, key: str):
-    require(request.user, "incidents.change_coedocument")
-    refused = _transition(request, key, lambda coe: services.coe_submit(coe=coe, user=request.user))
-    if refused:
-        return refused
-    messages.success(request, "Submitted for review. An approver who is not an author must approve it.")
-    return redirect("incidents:coe", key=key)
+    return _transition(
+        request,
+        key,
+        lambda coe: services.coe_submit(coe=coe, user=request.user),
+        perm="incidents.change_coedocument",
+        done="Submitted for review. An approver who is not an author must approve it.",
+    )
 
 
 @login_required
 @require_POST
 def coe_approve(request, key: str):
-    require(request.user, "incidents.approve_coedocument")
-    refused = _transition(request, key, lambda coe: services.coe_approve(coe=coe, user=request.user))
-    if refused:
-        return refused
-    messages.success(request, "Approved. Publish it to share it with everyone who can see the incident.")
-    return redirect("incidents:coe", key=key)
+    return _transition(
+        request,
+        key,
+        lambda coe: services.coe_approve(coe=coe, user=request.user),
+        perm="incidents.approve_coedocument",
+        done="Approved. Publish it to share it with everyone who can see the incident.",
+    )
 
 
 @login_required
 @require_POST
 def coe_publish(request, key: str):
-    require(request.user, "incidents.approve_coedocument")
-    refused = _transition(request, key, lambda coe: services.coe_publish(coe=coe, user=request.user))
-    if refused:
-        return refused
-    messages.success(request, "Published.")
-    return redirect("incidents:coe", key=key)
+    return _transition(
+        request,
+        key,
+        lambda coe: services.coe_publish(coe=coe, user=request.user),
+        perm="incidents.approve_coedocument",
+        done="Published.",
+    )
 
 
 @login_required
 @require_POST
 def coe_reopen(request, key: str):
-    require(request.user, "incidents.approve_coedocument")
     form = ReopenForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Say why the COE is reopened or sent back.")
-        return redirect("incidents:coe", key=key)
-    reason = form.cleaned_data["reason"]
-    refused = _transition(
-        request, key, lambda coe: services.coe_return_to_draft(coe=coe, user=request.user, reason=reason)
+
+    def reopen(coe):
+        if not form.is_valid():
+            raise WorkflowError("Say why the COE is reopened or sent back.")
+        services.coe_return_to_draft(coe=coe, user=request.user, reason=form.cleaned_data["reason"])
+
+    return _transition(
+        request,
+        key,
+        reopen,
+        perm="incidents.approve_coedocument",
+        done="Back to draft. The history keeps every earlier version.",
     )
-    if refused:
-        return refused
-    messages.success(request, "Back to draft. The history keeps every earlier version.")
-    return redirect("incidents:coe", key=key)
 
 
 @login_required

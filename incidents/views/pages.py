@@ -104,12 +104,15 @@ def timeline_edit(request, key: str):
 def timeline_event_edit(request, key: str, event_id: int):
     incident = incident_for(request.user, key)
     event = get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
+    # The GET is the inline edit form, so it needs the right to save it, like incident_edit.
+    require(request.user, "incidents.change_timelineevent")
     if request.method == "GET":
         return _timeline_response(request, incident, editing=event.pk, edit_form=TimelineEventForm(instance=event))
-    require(request.user, "incidents.change_timelineevent")
     form = TimelineEventForm(request.POST, instance=event)
     if not form.is_valid():
-        return _timeline_response(request, incident, editing=event.pk, edit_form=form)
+        return _timeline_response(
+            request, incident, editing=event.pk, edit_form=form, status=422 if request.htmx else 200
+        )
     form.save()
     if request.htmx:
         return _timeline_response(request, incident)
