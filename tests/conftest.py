@@ -14,6 +14,13 @@ from incidents.roles import APPROVERS, LEADERSHIP, REVIEWERS
 from .factories import GroupFactory, IncidentFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hash test passwords with MD5: the real hasher is slow on purpose, and
+    factories create hundreds of users across the suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _member_of(role: str, username: str):
     user = UserFactory(username=username)
     user.groups.add(Group.objects.get(name=role))
