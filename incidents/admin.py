@@ -189,7 +189,7 @@ class TagAdmin(admin.ModelAdmin):
 
 @admin.register(ReminderLog)
 class ReminderLogAdmin(admin.ModelAdmin):
-    list_display = ["claim_key", "kind", "channel", "recipient", "state", "attempts", "created_at", "sent_at"]
+    list_display = ["claim_key", "kind", "channel", "recipient", "state", "attempts", "created_at", "sent_at", "error"]
     list_filter = ["state", "kind", "channel"]
     search_fields = ["claim_key", "error", "recipient__username"]
     readonly_fields = [f.name for f in ReminderLog._meta.fields]

@@ -12,13 +12,15 @@ Two steps, so that every message goes out exactly once:
    backoff; after the last attempt it is marked failed (visible in the admin).
 
 A worker killed mid-delivery leaves its row "sending"; the next sweep hands
-rows stuck longer than REMINDER_STUCK_AFTER_SECONDS out again. The one window
+rows stuck longer than REMINDER_STUCK_AFTER_SECONDS out again (and gives up
+on one stuck on each of REMINDER_MAX_ATTEMPTS attempts). The one window
 this cannot close is a kill after the mail server accepted the message but
 before the row was marked sent: that message may go out twice.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import smtplib
@@ -28,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -121,21 +124,30 @@ def sweep(*, today: date | None = None) -> SweepResult:
         for owner in owners:
             if owner.pk in opted_out or not owner.email:
                 continue
-            items = list(open_items.filter(owner=owner))
+            # Only items on incidents the owner may see: a restricted incident
+            # must not be named to anyone outside its group.
+            items = list(open_items.filter(owner=owner).visible_to(owner))
+            if not any(item.due_date is not None and item.due_date <= due_by for item in items):
+                continue
             row = _claim(
                 kind=ReminderKind.DIGEST, period=day, channel=ReminderChannel.EMAIL, recipient=owner, items=items
             )
             if row:
                 claimed.append(row)
 
-        claimed += _claim_escalations(open_items, today=today, period=day)
+        claimed += _claim_escalations(open_items, today=today, period=day, opted_out=opted_out)
         claimed += _claim_coe_overdue(today=today, period=day, opted_out=opted_out)
         if today.isoweekday() == 1:
-            claimed += _claim_leadership_weekly(today=today)
+            claimed += _claim_leadership_weekly(today=today, opted_out=opted_out)
 
     if ReminderChannel.WEBHOOK in channels:
         for team in Team.objects.exclude(webhook_url=""):
-            items = list(open_items.filter(Q(team=team) | Q(owner__teams=team)).filter(due_date__lte=due_by).distinct())
+            # A chat channel's audience is unknown: restricted incidents stay out of it.
+            items = list(
+                open_items.filter(Q(team=team) | Q(owner__teams=team))
+                .filter(due_date__lte=due_by, incident__restricted=False)
+                .distinct()
+            )
             if items:
                 row = _claim(
                     kind=ReminderKind.DIGEST, period=day, channel=ReminderChannel.WEBHOOK, team=team, items=items
@@ -143,21 +155,26 @@ def sweep(*, today: date | None = None) -> SweepResult:
                 if row:
                     claimed.append(row)
 
-    return SweepResult(claimed=claimed, requeued=_requeue_stuck())
+    just_claimed = set(claimed)
+    requeued = [pk for pk in _requeue_stuck() if pk not in just_claimed]
+    return SweepResult(claimed=claimed, requeued=requeued)
 
 
-def _claim_escalations(open_items, *, today: date, period: str) -> list[int]:
+def _claim_escalations(open_items, *, today: date, period: str, opted_out: set[int]) -> list[int]:
     """Items overdue past the threshold also go to the COE's approver and the incident's owner."""
     escalated = open_items.filter(due_date__lt=_escalation_threshold(today)).select_related(
-        "incident__owner", "incident__coe__approver"
+        "incident__owner", "incident__coe__approver", "owner"
     )
     by_recipient: dict[int, tuple] = {}
     for item in escalated:
-        for person in _escalation_recipients(item):
+        for person in _escalation_recipients(item, opted_out=opted_out):
             by_recipient.setdefault(person.pk, (person, []))[1].append(item)
     claimed = []
     for person, items in by_recipient.values():
         if not person.email or not person.is_active:
+            continue
+        items = list(ActionItem.objects.filter(pk__in=[i.pk for i in items]).visible_to(person))
+        if not items:
             continue
         row = _claim(
             kind=ReminderKind.ESCALATION, period=period, channel=ReminderChannel.EMAIL, recipient=person, items=items
@@ -167,14 +184,18 @@ def _claim_escalations(open_items, *, today: date, period: str) -> list[int]:
     return claimed
 
 
-def _escalation_recipients(item: ActionItem) -> list:
+def _escalation_recipients(item: ActionItem, *, opted_out: set[int]) -> list:
     people = []
     coe = _coe_of(item.incident)
     if coe is not None and coe.approver_id:
         people.append(coe.approver)
     if item.incident.owner_id:
         people.append(item.incident.owner)
-    # The owner already hears about it in their digest.
+    # The owner already hears about it in their digest, unless they turned
+    # digests off: escalations reach everyone, so then they get this one.
+    if item.owner_id and item.owner_id in opted_out:
+        people.append(item.owner)
+        return list({p.pk: p for p in people}.values())
     return [p for p in {p.pk: p for p in people}.values() if p.pk != item.owner_id]
 
 
@@ -187,14 +208,17 @@ def _coe_of(incident: Incident) -> CoeDocument | None:
 
 def _claim_coe_overdue(*, today: date, period: str, opted_out: set[int]) -> list[int]:
     """COEs not approved a set number of days after their incident was resolved."""
-    deadline = timezone.now() - timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
+    # Late from the day after the target: resolved on the 1st with a 14-day
+    # target, the reminders start on the 16th. Counted from the sweep's day,
+    # not the clock, so sweep(today=...) agrees with itself.
+    deadline = today - timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
     late = CoeDocument.objects.filter(
-        incident__resolved_at__lt=deadline, status__in=[CoeStatus.DRAFT, CoeStatus.IN_REVIEW]
+        incident__resolved_at__date__lt=deadline, status__in=[CoeStatus.DRAFT, CoeStatus.IN_REVIEW]
     ).select_related("owner", "incident__owner")
     claimed = []
     for coe in late:
         person = coe.owner or coe.incident.owner
-        if person is None or not person.email or person.pk in opted_out:
+        if person is None or not person.email or not person.is_active or person.pk in opted_out:
             continue
         row = _claim(
             kind=ReminderKind.COE_OVERDUE, period=period, channel=ReminderChannel.EMAIL, recipient=person, coe=coe
@@ -204,11 +228,13 @@ def _claim_coe_overdue(*, today: date, period: str, opted_out: set[int]) -> list
     return claimed
 
 
-def _claim_leadership_weekly(*, today: date) -> list[int]:
+def _claim_leadership_weekly(*, today: date, opted_out: set[int]) -> list[int]:
     week = _period_week(today)
     claimed = []
     leaders = get_user_model().objects.filter(groups__name=LEADERSHIP, is_active=True).exclude(email="").distinct()
     for leader in leaders:
+        if leader.pk in opted_out:  # not an escalation: a leader may turn it off
+            continue
         row = _claim(kind=ReminderKind.LEADERSHIP_WEEKLY, period=week, channel=ReminderChannel.EMAIL, recipient=leader)
         if row:
             claimed.append(row)
@@ -218,6 +244,16 @@ def _claim_leadership_weekly(*, today: date) -> list[int]:
 def _requeue_stuck() -> list[int]:
     """Rows a dead worker left 'sending' go back to 'claimed' to be delivered again."""
     cutoff = timezone.now() - timedelta(seconds=settings.REMINDER_STUCK_AFTER_SECONDS)
+    # A row whose worker died on every attempt (a send that hangs past the
+    # task's time limit) counts its attempts too: give up on it at the cap
+    # rather than hand it out forever.
+    ReminderLog.objects.filter(
+        state=ReminderState.SENDING, sending_since__lt=cutoff, attempts__gte=settings.REMINDER_MAX_ATTEMPTS
+    ).update(
+        state=ReminderState.FAILED,
+        sending_since=None,
+        error=f"gave up: stuck sending on each of {settings.REMINDER_MAX_ATTEMPTS} attempts (worker died?)",
+    )
     stuck = list(
         ReminderLog.objects.filter(state=ReminderState.SENDING, sending_since__lt=cutoff).values_list("pk", flat=True)
     )
@@ -268,7 +304,12 @@ def attempt_delivery(log_id: int) -> Attempt:
     if not begin_delivery(log_id):
         return Attempt("taken")
     try:
-        deliver(log_id)
+        try:
+            deliver(log_id)
+        except SoftTimeLimitExceeded as exc:
+            # A mail server or webhook too slow for the task's time limit is
+            # slow, not broken: try again later like any other timeout.
+            raise TransientDeliveryError("took longer than the task's time limit") from exc
     except TransientDeliveryError as exc:
         attempts = ReminderLog.objects.values_list("attempts", flat=True).get(pk=log_id)
         if attempts >= settings.REMINDER_MAX_ATTEMPTS:
@@ -316,7 +357,7 @@ def _post_webhook(url: str, message: dict) -> None:
         if exc.code >= 500 or exc.code == 429:
             raise TransientDeliveryError(f"webhook answered {exc.code}") from exc
         raise  # a 4xx will not get better by retrying
-    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError, http.client.HTTPException) as exc:
         raise TransientDeliveryError(f"webhook: {exc}") from exc
 
 
@@ -349,7 +390,7 @@ def _item_rows(items: Iterable[ActionItem], *, today: date) -> list[dict]:
 
 def render(row: ReminderLog, *, today: date) -> dict:
     if row.kind == ReminderKind.LEADERSHIP_WEEKLY:
-        context = {"summary": leadership_summary(today=today)}
+        context = {"summary": leadership_summary(today=today, user=row.recipient)}
     elif row.kind == ReminderKind.COE_OVERDUE:
         coe = row.coe
         context = {"coe": coe, "incident": coe.incident, "url": _absolute(f"{coe.incident.get_absolute_url()}coe/")}
@@ -363,21 +404,25 @@ def render(row: ReminderLog, *, today: date) -> dict:
         context["escalate_after_days"] = settings.REMINDER_ESCALATE_AFTER_DAYS
     context.update(row=row, recipient=row.recipient, team=row.team, today=today, site_url=settings.SITE_URL)
     base = f"emails/{row.kind}"
+    subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+    if row.channel == ReminderChannel.WEBHOOK:
+        # A team's chat message: the mail bodies greet a recipient a webhook does not have.
+        return {"subject": subject, "text": "", "html": "", "chat": render_to_string(f"{base}_chat.txt", context)}
     return {
-        "subject": " ".join(render_to_string(f"{base}_subject.txt", context).split()),
+        "subject": subject,
         "text": render_to_string(f"{base}_body.txt", context),
         "html": render_to_string(f"{base}_body.html", context),
-        "chat": render_to_string(f"{base}_chat.txt", context) if row.channel == ReminderChannel.WEBHOOK else "",
+        "chat": "",
     }
 
 
-def leadership_summary(*, today: date) -> dict:
-    overdue = ActionItem.objects.overdue(today)
-    by_team = overdue.values(team_name=F("team__name")).annotate(n=Count("id")).order_by("-n", "team_name")
+def leadership_summary(*, today: date, user) -> dict:
+    """Counts and oldest items over the incidents this user may see (never a restricted one they may not)."""
+    visible = ActionItem.objects.visible_to(user)
+    overdue = visible.overdue(today)
+    by_team = overdue.values(team_name=F("team__name")).annotate(n=Count("id")).order_by("-n", F("team_name").asc(nulls_last=True))
     oldest = list(
-        ActionItem.objects.open()
-        .select_related("incident", "owner")
-        .order_by(F("due_date").asc(nulls_last=True), "id")[:10]
+        visible.open().select_related("incident", "owner").order_by(F("due_date").asc(nulls_last=True), "id")[:10]
     )
     return {
         "overdue_total": overdue.count(),

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             name='NotificationPreference',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reminders_opt_out', models.BooleanField(default=False, help_text='Stop digests and COE reminders; escalations about overdue items still arrive.')),
+                ('reminders_opt_out', models.BooleanField(default=False, help_text='Stop digests, COE reminders and the weekly summary; escalations about overdue items still arrive.')),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preference', to=settings.AUTH_USER_MODEL)),
             ],
         ),

@@ -49,7 +49,8 @@ class NotificationPreference(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
     reminders_opt_out = models.BooleanField(
-        default=False, help_text="Stop digests and COE reminders; escalations about overdue items still arrive."
+        default=False,
+        help_text="Stop digests, COE reminders and the weekly summary; escalations about overdue items still arrive.",
     )
 
     def __str__(self) -> str:
