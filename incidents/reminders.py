@@ -420,7 +420,11 @@ def leadership_summary(*, today: date, user) -> dict:
     """Counts and oldest items over the incidents this user may see (never a restricted one they may not)."""
     visible = ActionItem.objects.visible_to(user)
     overdue = visible.overdue(today)
-    by_team = overdue.values(team_name=F("team__name")).annotate(n=Count("id")).order_by("-n", F("team_name").asc(nulls_last=True))
+    by_team = (
+        overdue.values(team_name=F("team__name"))
+        .annotate(n=Count("id"))
+        .order_by("-n", F("team_name").asc(nulls_last=True))
+    )
     oldest = list(
         visible.open().select_related("incident", "owner").order_by(F("due_date").asc(nulls_last=True), "id")[:10]
     )
