@@ -274,6 +274,8 @@ def whys_for_saving(whys: list[dict]) -> list[dict]:
 
 
 class ActionItemForm(forms.ModelForm):
+    ticket_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Ticket")
+
     class Meta:
         model = ActionItem
         fields = ["title", "action_type", "priority", "owner", "due_date", "status", "ticket_url", "answers_why"]

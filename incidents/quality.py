@@ -100,6 +100,21 @@ class QualityReport:
         """Failing findings that point at this section, to show them in place."""
         return [f for f in self.findings if not f.passed and key in f.sections]
 
+    def messages_for(self, key: str) -> list[tuple[str, str]]:
+        """(rule, message) pairs to show under one section.
+
+        A finding may point at several sections (L01 lists every empty one), so
+        only the messages that name this section are shown here; a finding that
+        points at this section alone shows all of its messages.
+        """
+        title = SECTIONS_BY_KEY[key].title.lower() if key in SECTIONS_BY_KEY else key
+        pairs = []
+        for finding in self.for_section(key):
+            named = [m for m in finding.messages if title in m.lower()]
+            for message in named or (finding.messages if len(finding.sections) == 1 else ()):
+                pairs.append((finding.rule, message))
+        return pairs
+
     def get(self, rule: str) -> Finding:
         return next(f for f in self.findings if f.rule == rule)
 

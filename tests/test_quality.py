@@ -785,3 +785,24 @@ def test_every_section_key_in_findings_is_known(good):
     good.ai_involvements.append(AIInvolvementFactory.build(incident=good.incident, agent_name="X"))
     for finding in good.check().findings:
         assert set(finding.sections) <= known, finding.rule
+
+
+def test_messages_for_shows_only_what_names_the_section():
+    from incidents.quality import Finding, QualityReport
+
+    l01 = Finding(
+        "L01",
+        "Required",
+        False,
+        True,
+        ("Section 'Trigger' is empty", "Section 'Detection' is empty"),
+        ("trigger", "detection"),
+        "src",
+    )
+    l13 = Finding("L13", "Data", False, False, ("Link the graphs",), ("metrics",), "src")
+    report = QualityReport((l01, l13))
+    assert report.messages_for("trigger") == [("L01", "Section 'Trigger' is empty")]
+    assert report.messages_for("detection") == [("L01", "Section 'Detection' is empty")]
+    # A finding about one section alone shows all its messages there.
+    assert report.messages_for("metrics") == [("L13", "Link the graphs")]
+    assert report.messages_for("summary") == []

@@ -73,3 +73,9 @@ def get_item(mapping, key):
 @register.filter
 def field_value(obj, name: str):
     return getattr(obj, name, "")
+
+
+@register.filter
+def md_cell(value) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no line breaks."""
+    return " ".join(str(value).split()).replace("|", "\\|")

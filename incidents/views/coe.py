@@ -75,13 +75,14 @@ def _page_context(request, coe: CoeDocument, **extra) -> dict:
         "approve_reason": approve_reason,
         "is_approver": request.user.has_perm("incidents.approve_coedocument"),
         "coe_in_review": coe.status == CoeStatus.IN_REVIEW,
+        "section_titles": {**{s.key: s.title for s in SECTIONS}, "whys": "Five whys"},
         **extra,
     }
 
 
 def _editor_response(request, coe, *, form, formset, whys, status=200, **extra):
     context = _page_context(request, coe, form=form, formset=formset, whys=whys, **extra)
-    sections = [(s, form[s.key], context["report"].for_section(s.key)) for s in SECTIONS]
+    sections = [(s, form[s.key], context["report"].messages_for(s.key)) for s in SECTIONS]
     context["section_fields"] = sections
     return TemplateResponse(request, "incidents/coe_editor.html", context, status=status)
 
