@@ -8,13 +8,13 @@ means, because incident durations are long-tailed (The VOID).
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     DurationField,
     Exists,
@@ -25,14 +25,15 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    When,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from .models import ActionItem, AIInvolvement, Claim, CoeDocument, Control, Incident
+from .models import ActionItem, AIInvolvement, Claim, Control, Incident
 from .models.vocab import (
-    ACTION_STATUSES_CLOSED,
     ACTION_STATUSES_OPEN,
+    ActionStatus,
     AttributionStatus,
     AutonomyLevel,
     PrimaryCause,
@@ -103,6 +104,11 @@ class PercentileCont(Func):
         inner, params = compiler.compile(self.source_expressions[0])
         return f"percentile_cont({self.fraction}) WITHIN GROUP (ORDER BY {inner})", params
 
+    def get_group_by_cols(self):
+        # An aggregate: grouping by its input would give one group per value
+        # (Func's default recurses into the source expressions).
+        return []
+
 
 def _seconds_expr(end_field: str):
     return ExpressionWrapper(F(end_field) - F("started_at"), output_field=DurationField())
@@ -151,6 +157,19 @@ def incidents_by_cause(incidents: QuerySet[Incident]) -> list[dict]:
     ]
 
 
+def gate_failed_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Incidents where an agent's authorization gate was absent or bypassed."""
+    failed = AIInvolvement.objects.filter(incident=OuterRef("pk")).filter(
+        Q(gate_present=TriState.NO) | Q(gate_bypassed=TriState.YES)
+    )
+    return incidents.filter(Exists(failed))
+
+
+def autonomy_level_incidents(incidents: QuerySet[Incident], level: str) -> QuerySet[Incident]:
+    """Incidents with an agent at this autonomy level ("" for not recorded)."""
+    return incidents.filter(Exists(AIInvolvement.objects.filter(incident=OuterRef("pk"), autonomy_level=level)))
+
+
 def ai_involvement(incidents: QuerySet[Incident]) -> dict:
     total = incidents.count()
     involvements = AIInvolvement.objects.filter(incident__in=incidents)
@@ -158,12 +177,7 @@ def ai_involvement(incidents: QuerySet[Incident]) -> dict:
     by_level = dict(
         involvements.order_by().values_list("autonomy_level").annotate(n=Count("incident_id", distinct=True))
     )
-    gate_failed = (
-        involvements.filter(Q(gate_present=TriState.NO) | Q(gate_bypassed=TriState.YES))
-        .values("incident_id")
-        .distinct()
-        .count()
-    )
+    gate_failed = gate_failed_incidents(incidents).count()
     access_control = incidents.filter(primary_cause=PrimaryCause.ACCESS_CONTROL).count()
     return {
         "incidents": total,
@@ -189,13 +203,28 @@ def ai_involvement(incidents: QuerySet[Incident]) -> dict:
     }
 
 
+DURATION_FIELDS = {"ttd": "detected_at", "ttm": "mitigated_at", "ttr": "resolved_at"}
+
+
+def _measured(incidents: QuerySet[Incident], measure: str) -> QuerySet[Incident]:
+    end_field = DURATION_FIELDS[measure]
+    return incidents.filter(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
+
+
+def measured_incidents(incidents: QuerySet[Incident], measure: str, month: date) -> QuerySet[Incident]:
+    """The incidents started in `month` whose time to detect, mitigate or resolve is known."""
+    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    in_month = incidents.filter(started_at__gte=start_of_day(month), started_at__lt=start_of_day(nxt))
+    return _measured(in_month, measure)
+
+
 def durations_by_month(incidents: QuerySet[Incident]) -> list[dict]:
     """Median and p90 of time to detect, mitigate and resolve, per month, in seconds."""
-    measures = {"ttd": "detected_at", "ttm": "mitigated_at", "ttr": "resolved_at"}
+    measures = DURATION_FIELDS
     base = incidents.order_by().annotate(month=TruncMonth("started_at"))
     result: dict[str, dict] = {}
     for name, end_field in measures.items():
-        measured = base.filter(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
+        measured = _measured(base, name)
         if connection.vendor == "postgresql":
             seconds = Func(_seconds_expr(end_field), function="EXTRACT", template="EXTRACT(EPOCH FROM %(expressions)s)")
             rows = measured.values("month").annotate(
@@ -221,44 +250,119 @@ def _round(value):
     return round(value) if value is not None else None
 
 
-def coe_timeliness(incidents: QuerySet[Incident]) -> dict:
-    target = settings.COE_APPROVAL_TARGET_DAYS
+COE_STATES = ("approved_within_target", "approved_late", "awaiting_approval")
+
+
+def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Incident]:
+    """Resolved incidents whose COE was approved within the target, late, or not yet.
+
+    Days run from the incident's resolution to the COE's approval; a COE
+    approved before the resolution counts as zero days.
+    """
+    target = timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
     resolved = incidents.filter(resolved_at__isnull=False)
-    approved = CoeDocument.objects.filter(incident__in=resolved, approved_at__isnull=False).values_list(
-        "approved_at", "incident__resolved_at"
-    )
-    days = [max(0.0, (a - r).total_seconds() / 86400) for a, r in approved]
-    awaiting = resolved.exclude(coe__approved_at__isnull=False).count()
-    within = sum(1 for d in days if d <= target)
-    return {
-        "target_days": target,
-        "approved": len(days),
-        "awaiting_approval": awaiting,
-        "median_days_to_approval": round(statistics.median(days), 1) if days else None,
-        "p90_days_to_approval": round(_quantile(days, 0.9), 1) if days else None,
-        "share_approved_within_target": round(within / len(days), 4) if days else None,
+    if state == "approved_within_target":
+        return resolved.filter(coe__approved_at__lte=F("resolved_at") + target)
+    if state == "approved_late":
+        return resolved.filter(coe__approved_at__gt=F("resolved_at") + target)
+    if state == "awaiting_approval":
+        return resolved.filter(Q(coe__isnull=True) | Q(coe__approved_at__isnull=True))
+    raise ValueError(f"Unknown COE state {state!r}")
+
+
+def coe_timeliness(incidents: QuerySet[Incident]) -> dict:
+    target_days = settings.COE_APPROVAL_TARGET_DAYS
+    target = timedelta(days=target_days)
+    resolved = incidents.order_by().filter(resolved_at__isnull=False)
+    counts = {
+        "approved": Count("id", filter=Q(coe__approved_at__isnull=False)),
+        "within": Count("id", filter=Q(coe__approved_at__lte=F("resolved_at") + target)),
+        "awaiting": Count("id", filter=Q(coe__approved_at__isnull=True)),
     }
+    if connection.vendor == "postgresql":
+        # percentile_cont skips the NULLs of incidents without an approved COE.
+        # (GREATEST ignores NULLs in PostgreSQL, so the CASE keeps them NULL.)
+        seconds = Case(
+            When(
+                coe__approved_at__isnull=False,
+                then=Func(
+                    ExpressionWrapper(F("coe__approved_at") - F("resolved_at"), output_field=DurationField()),
+                    template="GREATEST(EXTRACT(EPOCH FROM %(expressions)s), 0)",
+                    output_field=FloatField(),
+                ),
+            ),
+            default=None,
+            output_field=FloatField(),
+        )
+        row = resolved.aggregate(**counts, p50=PercentileCont(seconds, 0.5), p90=PercentileCont(seconds, 0.9))
+        p50 = row["p50"] / 86400 if row["p50"] is not None else None
+        p90 = row["p90"] / 86400 if row["p90"] is not None else None
+    else:
+        row = resolved.aggregate(**counts)
+        pairs = resolved.filter(coe__approved_at__isnull=False).values_list("coe__approved_at", "resolved_at")
+        days = [max(0.0, (a - r).total_seconds() / 86400) for a, r in pairs]
+        p50, p90 = _quantile(days, 0.5), _quantile(days, 0.9)
+    approved = row["approved"]
+    return {
+        "target_days": target_days,
+        "approved": approved,
+        "approved_within_target": row["within"],
+        "awaiting_approval": row["awaiting"],
+        "median_days_to_approval": round(p50, 1) if p50 is not None else None,
+        "p90_days_to_approval": round(p90, 1) if p90 is not None else None,
+        "share_approved_within_target": round(row["within"] / approved, 4) if approved else None,
+    }
+
+
+# "Done" means done or verified: an item closed as won't-do was not done,
+# on time or otherwise (it still counts as no longer open).
+ACTION_STATUSES_DONE = (ActionStatus.DONE, ActionStatus.VERIFIED)
+ACTION_STATES = ("open", "overdue", "done_on_time", "done_late")
+
+
+def _action_state(state: str, today: date) -> Q:
+    done = Q(status__in=ACTION_STATUSES_DONE, completed_at__isnull=False)
+    states = {
+        "open": Q(status__in=ACTION_STATUSES_OPEN),
+        "overdue": Q(status__in=ACTION_STATUSES_OPEN, due_date__lt=today),
+        "done_on_time": done & Q(due_date__gte=F("completed_at__date")),
+        "done_late": done & Q(due_date__lt=F("completed_at__date")),
+    }
+    return states[state]
+
+
+def _open_at(moment: datetime) -> Q:
+    """Open at a moment: created before it and not closed by then.
+
+    An item's last state decides: one still open counts as open since its
+    creation (even if it was closed once and reopened); one closed counts
+    until its completion time.
+    """
+    return Q(created_at__lt=moment) & (Q(status__in=ACTION_STATUSES_OPEN) | Q(completed_at__gte=moment))
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of `day` in the current time zone (as Period.bounds does)."""
+    return datetime.combine(day, time.min, timezone.get_current_timezone())
+
+
+def action_item_incidents(
+    incidents: QuerySet[Incident], state: str, *, today: date | None = None, open_on: date | None = None
+) -> QuerySet[Incident]:
+    """Incidents with at least one action item in this state (or open at the end of `open_on`)."""
+    items = ActionItem.objects.filter(incident=OuterRef("pk"))
+    if state == "open_on":
+        items = items.filter(_open_at(start_of_day(open_on + timedelta(days=1))))
+    else:
+        items = items.filter(_action_state(state, today or timezone.localdate()))
+    return incidents.filter(Exists(items))
 
 
 def action_items(incidents: QuerySet[Incident], *, period: Period, today: date | None = None) -> dict:
     today = today or timezone.localdate()
     items = ActionItem.objects.filter(incident__in=incidents)
     counts = items.aggregate(
-        total=Count("id"),
-        open=Count("id", filter=Q(status__in=ACTION_STATUSES_OPEN)),
-        overdue=Count("id", filter=Q(status__in=ACTION_STATUSES_OPEN, due_date__lt=today)),
-        done_on_time=Count(
-            "id",
-            filter=Q(
-                status__in=ACTION_STATUSES_CLOSED, completed_at__isnull=False, due_date__gte=F("completed_at__date")
-            ),
-        ),
-        done_late=Count(
-            "id",
-            filter=Q(
-                status__in=ACTION_STATUSES_CLOSED, completed_at__isnull=False, due_date__lt=F("completed_at__date")
-            ),
-        ),
+        total=Count("id"), **{state: Count("id", filter=_action_state(state, today)) for state in ACTION_STATES}
     )
     oldest = [
         {
@@ -275,11 +379,7 @@ def action_items(incidents: QuerySet[Incident], *, period: Period, today: date |
 
 
 def _burn_down(items: QuerySet[ActionItem], *, period: Period, today: date) -> list[dict]:
-    """Open items at the end of each month of the period, in one query.
-
-    An item is open at a moment if it was created before it and not
-    completed by then (items reopened later are counted by their last state).
-    """
+    """Open items at the end of each month of the period (the last point is today), in one query."""
     end = min(period.end or today + timedelta(days=1), today + timedelta(days=1))
     start = period.start or (end - timedelta(days=365))
     points: list[date] = []
@@ -291,63 +391,64 @@ def _burn_down(items: QuerySet[ActionItem], *, period: Period, today: date) -> l
     points = points[-24:]
     if not points:
         return []
-    tz = timezone.get_current_timezone()
-    aggregates = {}
-    for i, point in enumerate(points):
-        moment = datetime.combine(point, time.min, tz)
-        aggregates[f"p{i}"] = Count(
-            "id",
-            filter=Q(created_at__lt=moment) & (Q(completed_at__isnull=True) | Q(completed_at__gte=moment)),
-        )
+    aggregates = {f"p{i}": Count("id", filter=_open_at(start_of_day(point))) for i, point in enumerate(points)}
     row = items.aggregate(**aggregates)
     return [{"date": (p - timedelta(days=1)).isoformat(), "open": row[f"p{i}"]} for i, p in enumerate(points)]
 
 
-def attribution(incidents: QuerySet[Incident]) -> dict:
-    by_status = dict(incidents.order_by().values_list("attribution_status").annotate(n=Count("id")))
+def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Incidents whose adopted cause differs from a cause the vendor itself claimed."""
     vendor_disagrees = (
         Claim.objects.filter(incident=OuterRef("pk"), source__kind=SourceKind.VENDOR_PRIMARY)
         .exclude(claimed_cause="")
         .exclude(claimed_cause=OuterRef("adopted_cause"))
     )
-    differing = (
-        incidents.exclude(adopted_cause="")
-        .filter(Exists(vendor_disagrees))
-        .order_by("-started_at")
-        .values("key", "title", "adopted_cause")
-    )
-    differing = list(differing[:50])
+    return incidents.exclude(adopted_cause="").filter(Exists(vendor_disagrees))
+
+
+def attribution(incidents: QuerySet[Incident]) -> dict:
+    by_status = dict(incidents.order_by().values_list("attribution_status").annotate(n=Count("id")))
+    differing = vendor_differs_incidents(incidents)
     return {
         "by_status": [
             {"status": s.value, "label": s.label, "incidents": by_status.get(s.value, 0)} for s in AttributionStatus
         ],
-        "adopted_differs_from_vendor": len(differing),
-        "adopted_differs_from_vendor_incidents": differing,
+        "adopted_differs_from_vendor": differing.count(),
+        "adopted_differs_from_vendor_incidents": list(
+            differing.order_by("-started_at").values("key", "title", "adopted_cause")[:50]
+        ),
     }
 
 
-def repeats(incidents: QuerySet[Incident]) -> dict:
-    """Incidents with an earlier one on the same service and cause within 90 days."""
+def repeat_incidents(incidents: QuerySet[Incident], among: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
+    """Incidents with an earlier one (from `among`) on the same service and cause within 90 days.
+
+    `among` is what the user may see, not only the chosen period: an
+    incident early in the period still repeats one from just before it.
+    """
+    among = incidents if among is None else among
     through = Incident.services.through
-    visible_ids = incidents.values("pk")
     earlier = through.objects.filter(
         service_id=OuterRef("service_id"),
         incident__primary_cause=OuterRef("incident__primary_cause"),
         incident__started_at__lt=OuterRef("incident__started_at"),
         incident__started_at__gte=OuterRef("incident__started_at") - REPEAT_WINDOW,
-        incident_id__in=visible_ids,
+        incident_id__in=among.values("pk"),
     ).exclude(incident__primary_cause=PrimaryCause.UNDETERMINED)
-    repeat_ids = (
-        through.objects.filter(incident_id__in=visible_ids).filter(Exists(earlier)).values("incident_id").distinct()
-    )
-    rows = list(
-        Incident.objects.filter(pk__in=repeat_ids)
-        .order_by("-started_at")
-        .values("key", "title", "primary_cause", "started_at")[:50]
-    )
+    repeat_ids = through.objects.filter(incident_id__in=incidents.values("pk")).filter(Exists(earlier))
+    return incidents.filter(pk__in=repeat_ids.values("incident_id"))
+
+
+def repeats(incidents: QuerySet[Incident], *, among: QuerySet[Incident] | None = None) -> dict:
+    found = repeat_incidents(incidents, among)
+    rows = list(found.order_by("-started_at").values("key", "title", "primary_cause", "started_at")[:50])
     for row in rows:
         row["started_at"] = row["started_at"].isoformat()
-    return {"count": Incident.objects.filter(pk__in=repeat_ids).count(), "incidents": rows}
+    return {"count": found.count(), "incidents": rows}
+
+
+def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySet[Incident]:
+    return incidents.filter(controls=control_id)
 
 
 def controls(incidents: QuerySet[Incident]) -> list[dict]:
@@ -355,7 +456,8 @@ def controls(incidents: QuerySet[Incident]) -> list[dict]:
         "name"
     )
     return [
-        {"name": c.name, "status": c.status, "disputed": c.disputed, "scope": c.scope, "incidents": c.n} for c in rows
+        {"id": c.pk, "name": c.name, "status": c.status, "disputed": c.disputed, "scope": c.scope, "incidents": c.n}
+        for c in rows
     ]
 
 
@@ -374,6 +476,6 @@ def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
         "coe_timeliness": coe_timeliness(incidents),
         "action_items": action_items(incidents, period=scope.period, today=today),
         "attribution": attribution(incidents),
-        "repeats": repeats(incidents),
+        "repeats": repeats(incidents, among=Incident.objects.visible_to(user)),
         "controls": controls(incidents),
     }

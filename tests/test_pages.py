@@ -155,8 +155,9 @@ class TestDetail:
         # 1 session, 2 user, 3 incident (+owner, team, COE joined; visibility is a subquery),
         # 4-15 prefetches: services, regions, tags, factors, figures (+source), timeline
         # (+source), AI involvements, their evidence, claims (+source), action items
-        # (+owner, source), controls, sources; 16-17 the user's and groups' permissions
-        with django_assert_num_queries(17) as first:
+        # (+owner, source), controls, sources; 16-17 the user's and groups' permissions;
+        # 18 similar past incidents
+        with django_assert_num_queries(18) as first:
             client.get(incident.get_absolute_url())
         add_rows()
         add_rows()

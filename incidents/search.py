@@ -1,0 +1,618 @@
+"""Knowledge-base search across incidents, COE sections, timelines and action items.
+
+One entry point, `search(user, text, filters)`, with two backends behind it:
+
+- PostgreSQL: full-text search. Each incident's own text is weighted (title A,
+  summary B, impact and trigger C); COE sections, timeline events and action
+  items are weight C. The matching incident ids are a UNION of one indexed
+  search per table (the GIN expression indexes of migration 0005 match the
+  vectors below exactly), ranked with ts_rank and summed per incident;
+  snippets come from ts_headline.
+- SQLite (the embedded default): every word must appear somewhere
+  (icontains), and incidents with the words in the title rank first, then
+  the summary, then the rest; snippets are cut in Python.
+
+Both start from Incident.objects.visible_to(user): a restricted incident is
+never counted, faceted, snippeted or suggested to someone who may not see it.
+Snippets are escaped text with <mark> around the matched words, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+    SearchVectorExact,
+)
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractYear
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import ActionItem, AIInvolvement, CoeDocument, Incident, TimelineEvent
+from .models.coe import SECTION_KEYS, SECTIONS_BY_KEY
+from .models.vocab import IncidentStatus, PrimaryCause, Severity
+
+CONFIG = "english"
+MAX_WORDS = 8
+PAGE_SIZE = 20
+HITS_PER_KIND = 3
+# Private-use characters mark highlights in ts_headline's output; the text is
+# escaped and only then are they turned into <mark> tags.
+START, STOP = "\ue000", "\ue001"
+
+
+# The vectors. Migration 0005 builds its GIN indexes from copies of these
+# expressions: change one and the other together (tests/test_search.py checks
+# that PostgreSQL's plan uses the index).
+def incident_vector() -> SearchVector:
+    return (
+        SearchVector("title", weight="A", config=CONFIG)
+        + SearchVector("summary", weight="B", config=CONFIG)
+        + SearchVector("customer_impact", "trigger_text", weight="C", config=CONFIG)
+    )
+
+
+def coe_vector() -> SearchVector:
+    return SearchVector(*SECTION_KEYS, weight="C", config=CONFIG)
+
+
+def timeline_vector() -> SearchVector:
+    return SearchVector("description", weight="C", config=CONFIG)
+
+
+def action_vector() -> SearchVector:
+    return SearchVector("title", "description", weight="C", config=CONFIG)
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a query for the simple search: quotes and operators dropped, at most eight."""
+    words = [w for w in re.split(r"[\s\"']+", text) if w and w.lower() not in {"or", "and"} and w != "-"]
+    return [w.lstrip("-") for w in words if w.lstrip("-")][:MAX_WORDS]
+
+
+# Facets: the parameter, its label, and its choices (the list page's names).
+FACETS = {
+    "primary_cause": ("Cause", dict(PrimaryCause.choices)),
+    "severity": ("Severity", dict(Severity.choices)),
+    "year": ("Year", None),
+    "ai_involved": ("AI involvement", {"true": "AI agent involved", "false": "No AI agent"}),
+    "status": ("Status", dict(IncidentStatus.choices)),
+}
+
+
+def clean_filters(params) -> dict[str, str]:
+    """Facet filters from a query dict; unknown values are dropped, not guessed."""
+    filters = {}
+    for name, (_label, choices) in FACETS.items():
+        value = (params.get(name) or "").strip()
+        if not value:
+            continue
+        if choices is None:
+            if value.isdigit() and len(value) == 4:
+                filters[name] = value
+        elif value in choices:
+            filters[name] = value
+    return filters
+
+
+def _apply_filters(incidents: QuerySet[Incident], filters: dict[str, str]) -> QuerySet[Incident]:
+    if "primary_cause" in filters:
+        incidents = incidents.filter(primary_cause=filters["primary_cause"])
+    if "severity" in filters:
+        incidents = incidents.filter(severity=filters["severity"])
+    if "status" in filters:
+        incidents = incidents.filter(status=filters["status"])
+    if "year" in filters:
+        incidents = incidents.filter(started_at__year=int(filters["year"]))
+    if "ai_involved" in filters:
+        has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
+        incidents = incidents.filter(has_ai if filters["ai_involved"] == "true" else ~has_ai)
+    return incidents
+
+
+@dataclass
+class Hit:
+    kind: str
+    label: str
+    url: str
+    snippet: SafeString
+
+
+@dataclass
+class Result:
+    incident: Incident
+    title: SafeString
+    snippet: SafeString
+    hits: list[Hit] = field(default_factory=list)
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class SearchResults:
+    text: str
+    filters: dict[str, str]
+    page: Page | None
+    results: list[Result]
+    facets: list[tuple[str, str, list[FacetValue]]]
+
+    @property
+    def total(self) -> int:
+        return self.page.paginator.count if self.page else 0
+
+
+# Matching.
+def _pg_query(text: str) -> SearchQuery:
+    return SearchQuery(text, search_type="websearch", config=CONFIG)
+
+
+def _pg_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
+    query = _pg_query(text)
+    # One indexed search per table; the union is the set of matching incidents.
+    ids = (
+        Incident.objects.order_by()
+        .alias(v=incident_vector())
+        # Keys are upper case: an exact match can use the key's unique index beside the GIN one.
+        .filter(Q(v=query) | Q(key=text.strip().upper()))
+        .values("pk")
+        .union(
+            CoeDocument.objects.order_by().alias(v=coe_vector()).filter(v=query).values("incident_id"),
+            TimelineEvent.objects.order_by().alias(v=timeline_vector()).filter(v=query).values("incident_id"),
+            ActionItem.objects.order_by().alias(v=action_vector()).filter(v=query).values("incident_id"),
+        )
+    )
+    return incidents.filter(pk__in=ids)
+
+
+def _pg_ranked(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
+    query = _pg_query(text)
+
+    def best(model, vector) -> Coalesce:
+        ranks = (
+            model.objects.filter(incident=OuterRef("pk"))
+            .annotate(r=SearchRank(vector, query))
+            .order_by("-r")
+            .values("r")[:1]
+        )
+        return Coalesce(Subquery(ranks, output_field=FloatField()), Value(0.0))
+
+    return incidents.annotate(
+        rank=SearchRank(incident_vector(), query)
+        + best(CoeDocument, coe_vector())
+        + best(TimelineEvent, timeline_vector())
+        + best(ActionItem, action_vector()),
+        title_html=SearchHeadline("title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True),
+        summary_html=SearchHeadline(
+            "summary",
+            query,
+            config=CONFIG,
+            start_sel=START,
+            stop_sel=STOP,
+            max_words=35,
+            min_words=15,
+            max_fragments=2,
+            fragment_delimiter=" … ",
+        ),
+    ).order_by("-rank", "-started_at", "-id")
+
+
+def _word_q(word: str) -> Q:
+    item = Q(title__icontains=word) | Q(description__icontains=word)
+    coe = Q()
+    for key in SECTION_KEYS:
+        coe |= Q(**{f"{key}__icontains": word})
+    return (
+        Q(title__icontains=word)
+        | Q(summary__icontains=word)
+        | Q(customer_impact__icontains=word)
+        | Q(trigger_text__icontains=word)
+        | Q(key__iexact=word)
+        | Q(pk__in=CoeDocument.objects.filter(coe).values("incident_id"))
+        | Q(pk__in=TimelineEvent.objects.filter(description__icontains=word).values("incident_id"))
+        | Q(pk__in=ActionItem.objects.filter(item).values("incident_id"))
+    )
+
+
+def _simple_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
+    words = words_of(text)
+    if not words:
+        return incidents.none()
+    for word in words:
+        incidents = incidents.filter(_word_q(word))
+    return incidents
+
+
+def _simple_ranked(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
+    """Title matches first, then summary matches: a word in the title counts four, in the summary two."""
+    score = Value(0.0)
+    for word in words_of(text):
+        score = (
+            score
+            + Case(When(title__icontains=word, then=Value(4.0)), default=Value(0.0))
+            + Case(When(summary__icontains=word, then=Value(2.0)), default=Value(0.0))
+        )
+    return incidents.annotate(rank=score).order_by("-rank", "-started_at", "-id")
+
+
+def matching(user, text: str, filters: dict[str, str] | None = None) -> QuerySet[Incident]:
+    """The visible incidents matching the text (and facet filters), unordered."""
+    incidents = Incident.objects.visible_to(user)
+    incidents = _pg_matches(incidents, text) if is_postgres() else _simple_matches(incidents, text)
+    return _apply_filters(incidents, filters or {})
+
+
+# Snippets.
+def _marked(headline: str | None) -> SafeString:
+    """ts_headline output made safe: escape everything, then turn the markers into <mark>."""
+    text = escape(headline or "")
+    return mark_safe(text.replace(START, "<mark>").replace(STOP, "</mark>"))  # escaped above
+
+
+def _has_mark(headline: str | None) -> bool:
+    return bool(headline) and START in headline
+
+
+def highlight(text: str, words: list[str], *, width: int | None = 240) -> SafeString | None:
+    """Escaped text around the first matched word, with <mark> around each match; None if no word is in it."""
+    if not text or not words:
+        return None
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    first = pattern.search(text)
+    if first is None:
+        return None
+    if width is not None and len(text) > width:
+        start = max(0, first.start() - width // 3)
+        end = min(len(text), start + width)
+        # Cut at spaces so no word is split.
+        if start > 0:
+            start = text.find(" ", start) + 1 or start
+        if end < len(text):
+            end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+        text = ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        parts.append(f"<mark>{escape(match.group(0))}</mark>")
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return mark_safe("".join(parts))  # every piece escaped
+
+
+def _plain(text: str, width: int = 240) -> SafeString:
+    text = text or ""
+    if len(text) > width:
+        cut = text.rfind(" ", 0, width)
+        text = text[: cut if cut > 0 else width] + " …"
+    return escape(text)
+
+
+# Hits inside an incident: the exact COE section, timeline event or action item.
+def _section_label(key: str) -> str:
+    section = SECTIONS_BY_KEY[key]
+    return f"COE · {section.title}"
+
+
+def _coe_url(key: str, section: str) -> str:
+    return f"{reverse('incidents:coe', args=[key])}#section-{section}"
+
+
+def _timeline_label(event_kind: str, occurred_at: datetime) -> str:
+    from .models.vocab import TimelineKind
+
+    return f"Timeline · {occurred_at:%Y-%m-%d %H:%M} UTC · {TimelineKind(event_kind).label}"
+
+
+def _action_hit(key: str, item_id: int, title_html: SafeString, description_html: SafeString | None) -> Hit:
+    """An action item: its title, highlighted, and the matching part of its description if any."""
+    snippet = title_html if description_html is None else mark_safe(f"{title_html} — {description_html}")
+    return Hit("action", "Action item", reverse("incidents:action-item", args=[key, item_id]), snippet)
+
+
+def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
+    query = _pg_query(text)
+    hits: dict[int, list[Hit]] = {pk: [] for pk in keys}
+
+    def headline(expression) -> SearchHeadline:
+        return SearchHeadline(
+            expression,
+            query,
+            config=CONFIG,
+            start_sel=START,
+            stop_sel=STOP,
+            max_words=30,
+            min_words=12,
+            max_fragments=2,
+            fragment_delimiter=" … ",
+        )
+
+    coes = (
+        CoeDocument.objects.filter(incident_id__in=keys)
+        .alias(v=coe_vector())
+        .filter(v=query)
+        .annotate(**{f"h_{key}": headline(key) for key in SECTION_KEYS})
+        .values("incident_id", *(f"h_{key}" for key in SECTION_KEYS))
+    )
+    for row in coes:
+        key = keys[row["incident_id"]]
+        for section in SECTION_KEYS:
+            if _has_mark(row[f"h_{section}"]):
+                hits[row["incident_id"]].append(
+                    Hit("coe", _section_label(section), _coe_url(key, section), _marked(row[f"h_{section}"]))
+                )
+    events = (
+        TimelineEvent.objects.filter(incident_id__in=keys)
+        .alias(v=timeline_vector())
+        .filter(v=query)
+        .annotate(h=headline("description"), r=SearchRank(timeline_vector(), query))
+        .order_by("incident_id", "-r", "occurred_at")
+        .values("incident_id", "kind", "occurred_at", "h")
+    )
+    for row in events:
+        key = keys[row["incident_id"]]
+        hits[row["incident_id"]].append(
+            Hit(
+                "timeline",
+                _timeline_label(row["kind"], row["occurred_at"]),
+                f"{reverse('incidents:detail', args=[key])}#h-timeline",
+                _marked(row["h"]),
+            )
+        )
+    items = (
+        ActionItem.objects.filter(incident_id__in=keys)
+        .alias(v=action_vector())
+        .filter(v=query)
+        .annotate(ht=headline("title"), hd=headline("description"), r=SearchRank(action_vector(), query))
+        .order_by("incident_id", "-r", "id")
+        .values("incident_id", "id", "title", "ht", "hd")
+    )
+    for row in items:
+        key = keys[row["incident_id"]]
+        hits[row["incident_id"]].append(
+            _action_hit(key, row["id"], _marked(row["ht"]), _marked(row["hd"]) if _has_mark(row["hd"]) else None)
+        )
+    return hits
+
+
+def _simple_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
+    words = words_of(text)
+    hits: dict[int, list[Hit]] = {pk: [] for pk in keys}
+    any_word = Q()
+    for key in SECTION_KEYS:
+        for word in words:
+            any_word |= Q(**{f"{key}__icontains": word})
+    for row in CoeDocument.objects.filter(incident_id__in=keys).filter(any_word).values("incident_id", *SECTION_KEYS):
+        key = keys[row["incident_id"]]
+        for section in SECTION_KEYS:
+            snippet = highlight(row[section], words)
+            if snippet:
+                hits[row["incident_id"]].append(Hit("coe", _section_label(section), _coe_url(key, section), snippet))
+    described = Q()
+    for word in words:
+        described |= Q(description__icontains=word)
+    events = (
+        TimelineEvent.objects.filter(incident_id__in=keys)
+        .filter(described)
+        .order_by("incident_id", "occurred_at", "id")
+        .values("incident_id", "kind", "occurred_at", "description")
+    )
+    for row in events:
+        key = keys[row["incident_id"]]
+        hits[row["incident_id"]].append(
+            Hit(
+                "timeline",
+                _timeline_label(row["kind"], row["occurred_at"]),
+                f"{reverse('incidents:detail', args=[key])}#h-timeline",
+                highlight(row["description"], words),
+            )
+        )
+    titled = Q()
+    for word in words:
+        titled |= Q(title__icontains=word) | Q(description__icontains=word)
+    items = (
+        ActionItem.objects.filter(incident_id__in=keys)
+        .filter(titled)
+        .order_by("incident_id", "id")
+        .values("incident_id", "id", "title", "description")
+    )
+    for row in items:
+        key = keys[row["incident_id"]]
+        title = highlight(row["title"], words, width=None) or escape(row["title"])
+        hits[row["incident_id"]].append(_action_hit(key, row["id"], title, highlight(row["description"], words)))
+    return hits
+
+
+def _trim(hits: list[Hit]) -> list[Hit]:
+    """At most a few hits of each kind per incident, COE sections first."""
+    kept, seen = [], {}
+    for hit in sorted(hits, key=lambda h: ("coe", "timeline", "action").index(h.kind)):
+        seen[hit.kind] = seen.get(hit.kind, 0) + 1
+        if seen[hit.kind] <= HITS_PER_KIND:
+            kept.append(hit)
+    return kept
+
+
+# Facets: counts over the visible matching incidents, in two aggregate queries.
+def facets(incidents: QuerySet[Incident], selected: dict[str, str]) -> list[tuple[str, str, list[FacetValue]]]:
+    counts = {}
+    for name in ("primary_cause", "severity", "status"):
+        for value in FACETS[name][1]:
+            counts[f"{name}_{value}"] = Count("id", filter=Q(**{name: value}))
+    has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
+    counts["ai_involved_true"] = Count("id", filter=Q(has_ai))
+    counts["ai_involved_false"] = Count("id", filter=~Q(has_ai))
+    row = incidents.order_by().aggregate(**counts)
+    years = (
+        incidents.order_by()
+        .annotate(year=ExtractYear("started_at"))
+        .values_list("year")
+        .annotate(n=Count("id"))
+        .order_by("-year")
+    )
+    result = []
+    for name, (label, choices) in FACETS.items():
+        if name == "year":
+            values = [FacetValue(str(y), str(y), n, selected.get(name) == str(y)) for y, n in years]
+        else:
+            values = [
+                FacetValue(value, text, row[f"{name}_{value}"], selected.get(name) == value)
+                for value, text in choices.items()
+                if row[f"{name}_{value}"]
+            ]
+            if name == "primary_cause":
+                values.sort(key=lambda v: -v.count)
+        result.append((name, label, values))
+    return result
+
+
+def search(user, text: str, filters: dict[str, str] | None = None, *, page: int | str | None = 1) -> SearchResults:
+    text = (text or "").strip()[:200]
+    filters = filters or {}
+    if not text:
+        return SearchResults(text, filters, None, [], [])
+    found = matching(user, text, filters)
+    ranked = (_pg_ranked(found, text) if is_postgres() else _simple_ranked(found, text)).with_ai_flag()
+    page_obj = Paginator(ranked, PAGE_SIZE).get_page(page)
+    incidents = list(page_obj.object_list)
+    results = []
+    if incidents:
+        keys = {incident.pk: incident.key for incident in incidents}
+        hits = _pg_hits(keys, text) if is_postgres() else _simple_hits(keys, text)
+        words = words_of(text)
+        for incident in incidents:
+            if is_postgres():
+                title = _marked(incident.title_html)
+                snippet = _marked(incident.summary_html)
+            else:
+                title = highlight(incident.title, words, width=None) or escape(incident.title)
+                snippet = highlight(incident.summary, words) or _plain(incident.summary)
+            results.append(Result(incident, title, snippet, _trim(hits[incident.pk])))
+    return SearchResults(text, filters, page_obj, results, facets(found, filters))
+
+
+# Similar past incidents, for the incident page.
+SIMILAR_LIMIT = 5
+
+
+@dataclass
+class Similar:
+    incident: Incident
+    reasons: list[str]
+
+
+# Words too common in incident titles to make two incidents alike.
+COMMON = {"with", "from", "after", "during", "into", "that", "this", "their", "about", "over", "when", "while"}
+
+
+def _title_words(title: str) -> list[str]:
+    words = [w for w in re.findall(r"[A-Za-z0-9][\w-]*", title) if len(w) >= 4 and w.lower() not in COMMON]
+    return list(dict.fromkeys(words))[:MAX_WORDS]
+
+
+def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -> list[Similar]:
+    """Earlier incidents this user may see that share a service or the cause, or have close text.
+
+    Close text: at least two of this incident's title words appear in the
+    other's title, summary, impact or trigger (stemmed on PostgreSQL, plain
+    words on SQLite). Score: a shared service 2, the same cause 2, each shared
+    word 0.5. One query.
+    """
+    service_ids = [s.pk for s in incident.services.all()]
+    cause = incident.primary_cause if incident.primary_cause != PrimaryCause.UNDETERMINED else None
+    words = _title_words(incident.title)
+    others = Incident.objects.visible_to(user).exclude(pk=incident.pk).filter(started_at__lt=incident.started_at)
+    # Candidates first, each part able to use an index (the service link, the cause, the GIN
+    # index), so only they are scored: the page does not read the whole knowledge base.
+    parts = []
+    if service_ids:
+        parts.append(Incident.services.through.objects.filter(service_id__in=service_ids).values("incident_id"))
+    if cause:
+        parts.append(Incident.objects.filter(primary_cause=cause).values("pk"))
+    if words and is_postgres():
+        any_word = SearchQuery(" or ".join(words), search_type="websearch", config=CONFIG)
+        parts.append(Incident.objects.alias(v=incident_vector()).filter(v=any_word).values("pk"))
+    elif words:
+        any_word = Q()
+        for word in words:
+            any_word |= Q(title__icontains=word) | Q(summary__icontains=word)
+            any_word |= Q(customer_impact__icontains=word) | Q(trigger_text__icontains=word)
+        parts.append(Incident.objects.filter(any_word).values("pk"))
+    if not parts:
+        return []
+    others = others.filter(pk__in=parts[0].order_by().union(*(part.order_by() for part in parts[1:])))
+    shared = Exists(Incident.services.through.objects.filter(incident_id=OuterRef("pk"), service_id__in=service_ids))
+    shared_words = Value(0)
+    for word in words:
+        if is_postgres():
+            condition = SearchVectorExact(incident_vector(), SearchQuery(word, search_type="plain", config=CONFIG))
+        else:
+            condition = (
+                Q(title__icontains=word)
+                | Q(summary__icontains=word)
+                | Q(customer_impact__icontains=word)
+                | Q(trigger_text__icontains=word)
+            )
+        shared_words = shared_words + Case(When(condition, then=Value(1)), default=Value(0))
+    close_enough = min(2, len(words)) if words else 1000
+    found = (
+        others.annotate(
+            same_service=shared if service_ids else Value(False),
+            same_cause=ExpressionWrapper(Q(primary_cause=cause), output_field=BooleanField())
+            if cause
+            else Value(False),
+            shared_words=ExpressionWrapper(shared_words, output_field=IntegerField()),
+        )
+        .annotate(
+            score=Case(When(same_service=True, then=Value(2.0)), default=Value(0.0))
+            + Case(When(same_cause=True, then=Value(2.0)), default=Value(0.0))
+            + F("shared_words") * Value(0.5)
+        )
+        .filter(Q(same_service=True) | Q(same_cause=True) | Q(shared_words__gte=close_enough))
+        .select_related("coe")
+        .order_by("-score", "-started_at")[:limit]
+    )
+    result = []
+    for other in found:
+        reasons = []
+        if other.same_service:
+            reasons.append("same service")
+        if other.same_cause:
+            reasons.append("same cause")
+        if other.shared_words >= close_enough:
+            reasons.append("similar words")
+        result.append(Similar(other, reasons))
+    return result

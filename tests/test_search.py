@@ -1,0 +1,331 @@
+"""Knowledge-base search (/search/?q=) and similar past incidents, on SQLite and on PostgreSQL.
+
+The same tests run on both backends (PostgreSQL when DATABASE_URL points at
+it); the ones about ts_rank, ts_headline and the GIN index only there.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+
+from incidents import search
+from incidents.models import Incident
+
+from .factories import (
+    ActionItemFactory,
+    AIInvolvementFactory,
+    CoeDocumentFactory,
+    IncidentFactory,
+    ServiceFactory,
+    TimelineEventFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+on_postgres = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"),
+]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def started(days_ago: int) -> datetime:
+    return datetime(2025, 12, 1, tzinfo=UTC) - timedelta(days=days_ago)
+
+
+@pytest.fixture
+def kb(restricted_group):
+    """Five visible incidents that mention DNS in different places, one restricted, one that does not."""
+    owner = UserFactory(username="owen")
+    title = IncidentFactory(
+        title="DNS resolver outage",
+        summary="Lookups failed for an hour.",
+        severity="SEV1",
+        primary_cause="dependency_failure",
+        started_at=started(10),
+    )
+    summary = IncidentFactory(
+        title="Checkout errors",
+        summary="A bad DNS change broke checkout lookups.",
+        severity="SEV2",
+        primary_cause="change_config",
+        started_at=started(400),
+        status="closed",
+    )
+    body = IncidentFactory(
+        title="Payments slow",
+        summary="Latency rose for payments.",
+        severity="SEV2",
+        primary_cause="capacity_overload",
+        started_at=started(20),
+    )
+    CoeDocumentFactory(
+        incident=body,
+        summary="Payments latency rose.",
+        root_cause="The DNS cache expired; DNS queries then timed out. DNS retries made it worse. " * 3,
+        lessons_went_wrong="We had no alarm on DNS resolution latency.",
+    )
+    AIInvolvementFactory(incident=body)
+    timeline = IncidentFactory(
+        title="Edge failures", summary="Errors at the edge.", severity="SEV3", started_at=started(30)
+    )
+    TimelineEventFactory(incident=timeline, description="The regional DNS record is empty.", kind="detection")
+    action = IncidentFactory(title="Login outage", summary="Users could not log in.", started_at=started(40))
+    ActionItemFactory(incident=action, title="Add a DNS health check", owner=owner)
+    unrelated = IncidentFactory(title="Disk full", summary="A volume filled up.", started_at=started(50))
+    secret = IncidentFactory(
+        title="DNS secret exposed",
+        summary="Secret DNS zone keys were exposed.",
+        restricted=True,
+        access_group=restricted_group,
+        severity="SEV1",
+        started_at=started(5),
+    )
+    CoeDocumentFactory(incident=secret, root_cause="The DNS zone key was in a public bucket.")
+    return SimpleNamespace(
+        title=title, summary=summary, body=body, timeline=timeline, action=action, unrelated=unrelated, secret=secret
+    )
+
+
+def results(user, text, **filters):
+    return search.search(user, text, filters)
+
+
+def keys(found) -> list[str]:
+    return [r.incident.key for r in found.results]
+
+
+class TestSearch:
+    def test_finds_the_words_everywhere(self, kb, outsider):
+        found = results(outsider, "DNS")
+        assert set(keys(found)) == {kb.title.key, kb.summary.key, kb.body.key, kb.timeline.key, kb.action.key}
+        assert found.total == 5
+
+    def test_hits_link_to_the_exact_place(self, kb, outsider):
+        found = {r.incident.key: r for r in results(outsider, "DNS").results}
+        body = {hit.url: hit for hit in found[kb.body.key].hits}
+        assert f"/incidents/{kb.body.key}/coe/#section-root_cause" in body
+        assert f"/incidents/{kb.body.key}/coe/#section-lessons_went_wrong" in body
+        assert body[f"/incidents/{kb.body.key}/coe/#section-root_cause"].label == "COE · Root cause"
+        assert f"/incidents/{kb.body.key}/coe/#section-summary" not in body  # the COE summary has no DNS
+        [timeline_hit] = found[kb.timeline.key].hits
+        assert timeline_hit.url == f"/incidents/{kb.timeline.key}/#h-timeline"
+        assert timeline_hit.label.startswith("Timeline · ")
+        assert timeline_hit.label.endswith("Detection")
+        [action_hit] = found[kb.action.key].hits
+        item = kb.action.action_items.get()
+        assert action_hit.url == f"/incidents/{kb.action.key}/actions/{item.pk}/"
+        assert "<mark>DNS</mark>" in action_hit.snippet
+
+    def test_title_match_comes_first_then_summary_then_body(self, kb, outsider):
+        # The body mentions DNS seven times, the title once: the title still wins.
+        order = keys(results(outsider, "DNS"))
+        assert order[0] == kb.title.key
+        assert order.index(kb.summary.key) < order.index(kb.body.key)
+
+    def test_every_word_must_match(self, kb, outsider):
+        assert keys(results(outsider, "DNS resolver")) == [kb.title.key]
+        assert keys(results(outsider, "DNS kangaroo")) == []
+
+    def test_a_key_finds_its_incident(self, kb, outsider):
+        assert keys(results(outsider, kb.unrelated.key)) == [kb.unrelated.key]
+
+    def test_snippets_mark_the_words_and_escape_the_rest(self, kb, outsider):
+        IncidentFactory(title="<script>alert(1)</script> DNS <b>bold</b>", summary="<img src=x onerror=alert(1)> DNS")
+        found = results(outsider, "DNS")
+        html = "".join(str(r.title) + str(r.snippet) + "".join(str(h.snippet) for h in r.hits) for r in found.results)
+        assert "<script>" not in html
+        assert "<img" not in html
+        assert "<b>" not in html
+        assert "&lt;script&gt;" in html
+        assert re.sub(r"</?mark>", "", html).count("<") == 0  # no tag but <mark>
+        first = found.results[0]
+        assert "<mark>DNS</mark>" in first.title
+        summary = next(r for r in found.results if r.incident == kb.summary)
+        assert "<mark>DNS</mark>" in summary.snippet
+
+    def test_facets_count_the_visible_matches(self, kb, outsider):
+        facets = {name: {v.value: v.count for v in values} for name, _label, values in results(outsider, "DNS").facets}
+        # Title SEV1, summary, body and action SEV2 (the factory's default), timeline SEV3.
+        assert facets["severity"] == {"SEV1": 1, "SEV2": 3, "SEV3": 1}
+        assert facets["primary_cause"] == {"change_config": 3, "dependency_failure": 1, "capacity_overload": 1}
+        assert facets["year"] == {"2025": 4, "2024": 1}
+        assert facets["ai_involved"] == {"true": 1, "false": 4}
+        assert facets["status"] == {"resolved": 4, "closed": 1}
+
+    def test_facet_filters(self, kb, outsider):
+        assert keys(results(outsider, "DNS", severity="SEV1")) == [kb.title.key]
+        assert keys(results(outsider, "DNS", ai_involved="true")) == [kb.body.key]
+        assert keys(results(outsider, "DNS", ai_involved="false", year="2024")) == [kb.summary.key]
+        assert keys(results(outsider, "DNS", status="closed")) == [kb.summary.key]
+        assert set(keys(results(outsider, "DNS", primary_cause="change_config"))) == {
+            kb.timeline.key,
+            kb.action.key,
+            kb.summary.key,
+        }
+
+    def test_restricted_incidents_only_for_people_allowed(self, kb, outsider, reviewer):
+        found = results(outsider, "DNS")
+        assert kb.secret.key not in keys(found)
+        severities = {v.value: v.count for name, _l, values in found.facets if name == "severity" for v in values}
+        assert severities["SEV1"] == 1
+        assert results(outsider, "secret zone").total == 0
+        assert results(outsider, kb.secret.key).total == 0
+        found = results(reviewer, "DNS")
+        assert kb.secret.key in keys(found)
+        assert found.total == 6
+        secret = next(r for r in found.results if r.incident == kb.secret)
+        assert [h.label for h in secret.hits] == ["COE · Root cause"]
+
+    def test_an_empty_query_searches_nothing(self, kb, outsider):
+        found = results(outsider, "   ")
+        assert (found.total, found.results, found.facets) == (0, [], [])
+
+
+class TestPage:
+    def test_anonymous_is_sent_to_login(self, client):
+        assert client.get("/search/?q=DNS").status_code == 302
+
+    def test_results_page(self, kb, client_for, outsider):
+        content = client_for(outsider).get("/search/", {"q": "DNS"}).content.decode()
+        assert "5 incidents match “DNS”" in content
+        assert f'href="/incidents/{kb.body.key}/coe/#section-root_cause"' in content
+        assert "<mark>DNS</mark>" in content
+        assert kb.secret.title not in content
+        assert '<a href="/search/" aria-current="page">Search</a>' in content
+
+    def test_facet_links_add_and_remove_the_filter(self, kb, client_for, outsider):
+        client = client_for(outsider)
+        content = client.get("/search/", {"q": "DNS"}).content.decode()
+        assert 'href="?q=DNS&amp;severity=SEV1"' in content
+        content = client.get("/search/", {"q": "DNS", "severity": "SEV1"}).content.decode()
+        assert "1 incident matches “DNS”" in content
+        assert 'href="?q=DNS" aria-current="true"' in content  # the selected value takes the filter off
+        assert '<input type="hidden" name="severity" value="SEV1">' in content
+
+    def test_unknown_facet_values_are_ignored(self, kb, client_for, outsider):
+        content = client_for(outsider).get("/search/", {"q": "DNS", "severity": "SEV9", "year": "20x5"}).content
+        assert b"5 incidents match" in content
+
+    def test_no_query_shows_help(self, client_for, outsider):
+        content = client_for(outsider).get("/search/").content.decode()
+        assert "Search before you write the next COE" in content
+
+    def test_query_count_does_not_grow_with_the_data(self, kb, client_for, outsider, django_assert_num_queries):
+        client = client_for(outsider)
+        # 1 session, 2 user, 3 count of matches, 4 the page of incidents (rank, headlines and AI
+        # flag included), 5-6 facets (one aggregate of conditional counts, one per year),
+        # 7-9 the hits of the page's incidents: COE sections, timeline events, action items.
+        with django_assert_num_queries(9):
+            client.get("/search/", {"q": "DNS"})
+        owner = UserFactory(username="owen")
+        for n in range(5):
+            extra = IncidentFactory(title=f"DNS outage {n}", started_at=started(100 + n))
+            CoeDocumentFactory(incident=extra, root_cause="DNS again", lessons_lucky="DNS luck")
+            TimelineEventFactory(incident=extra, description="DNS fails")
+            ActionItemFactory(incident=extra, title="Fix DNS", owner=owner)
+            AIInvolvementFactory(incident=extra)
+        with django_assert_num_queries(9):
+            client.get("/search/", {"q": "DNS"})
+
+
+class TestPostgres:
+    pytestmark = on_postgres
+
+    def test_stemming_and_websearch_syntax(self, kb, outsider):
+        IncidentFactory(title="Agent deletes the production database", started_at=started(3))
+        assert [r.incident.title for r in results(outsider, "deleted databases").results] == [
+            "Agent deletes the production database"
+        ]
+        assert kb.title.key not in keys(results(outsider, "DNS -resolver"))
+        assert keys(results(outsider, '"resolver outage"')) == [kb.title.key]
+
+    def test_rank_weights_title_above_summary_above_body(self, kb, outsider):
+        found = search.matching(outsider, "DNS")
+        ranked = search._pg_ranked(found, "DNS")
+        ranks = {i.key: i.rank for i in ranked}
+        assert ranks[kb.title.key] > ranks[kb.summary.key] > ranks[kb.body.key]
+
+    def test_the_gin_index_serves_the_incident_search(self, kb):
+        query = search._pg_query("DNS")
+        plans = []
+        with connection.cursor() as cursor:
+            # A handful of rows would always be scanned; ask what it would do on a big table.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plans.append(Incident.objects.order_by().alias(v=search.incident_vector()).filter(v=query).explain())
+            plans.append(search.matching(UserFactory(is_superuser=True), "DNS").explain())
+        for plan in plans:
+            assert "incident_search_gin" in plan, plan
+        assert "coedocument_search_gin" in plans[1]
+        assert "timeline_search_gin" in plans[1]
+        assert "actionitem_search_gin" in plans[1]
+
+
+class TestSimilar:
+    @pytest.fixture
+    def history(self, restricted_group):
+        dns, web = ServiceFactory(name="dns"), ServiceFactory(name="web")
+
+        def make(title, days_ago, services=(), **fields):
+            incident = IncidentFactory(title=title, started_at=started(days_ago), **fields)
+            incident.services.add(*services)
+            return incident
+
+        return SimpleNamespace(
+            current=make("Resolver fleet overloaded by retries", 0, [dns], primary_cause="capacity_overload"),
+            same_service=make("Zone transfer stalled", 30, [dns], primary_cause="change_config"),
+            same_cause=make("Queue backlog", 60, [web], primary_cause="capacity_overload"),
+            both=make("Resolver crash loop", 90, [dns], primary_cause="capacity_overload"),
+            close_text=make("Retries overloaded the resolver fleet", 120, [web], primary_cause="data_integrity"),
+            unrelated=make("Disk full", 20, [web], primary_cause="hardware_power"),
+            later=make("Resolver fleet overloaded again", -10, [dns], primary_cause="capacity_overload"),
+            secret=make(
+                "Resolver fleet keys leaked",
+                15,
+                [dns],
+                primary_cause="capacity_overload",
+                restricted=True,
+                access_group=restricted_group,
+            ),
+        )
+
+    def test_same_service_or_cause_or_close_text(self, history, outsider):
+        found = search.similar_incidents(history.current, outsider)
+        by_key = {s.incident.key: s.reasons for s in found}
+        # Scores: a shared service 2, the same cause 2, each shared title word 0.5; ties go to the latest.
+        assert list(by_key) == [
+            history.both.key,  # 2 + 2 + 0.5 ("resolver")
+            history.same_service.key,  # 2
+            history.same_cause.key,  # 2
+            history.close_text.key,  # 4 words: resolver, fleet, overloaded, retries
+        ]
+        assert by_key[history.both.key] == ["same service", "same cause"]
+        assert by_key[history.close_text.key] == ["similar words"]
+        assert by_key[history.same_service.key] == ["same service"]
+        assert history.unrelated.key not in by_key
+        assert history.later.key not in by_key  # only past incidents
+
+    def test_restricted_ones_only_for_people_allowed(self, history, outsider, reviewer):
+        assert history.secret.key not in {s.incident.key for s in search.similar_incidents(history.current, outsider)}
+        assert history.secret.key in {s.incident.key for s in search.similar_incidents(history.current, reviewer)}
+
+    def test_the_include_renders_in_one_query(self, history, outsider, django_assert_num_queries):
+        request = RequestFactory().get("/")
+        request.user = outsider
+        incident = Incident.objects.prefetch_related("services").get(pk=history.current.pk)
+        # The similar incidents with their COEs (visibility and services are subqueries).
+        with django_assert_num_queries(1):
+            html = render_to_string("incidents/_similar.html", {"incident": incident, "request": request})
+        assert "Similar past incidents" in html
+        assert f'href="/incidents/{history.both.key}/"' in html
+        assert "same service, same cause" in html
