@@ -156,10 +156,8 @@ class TestDetail:
         # 4-15 prefetches: services, regions, tags, factors, figures (+source), timeline
         # (+source), AI involvements, their evidence, claims (+source), action items
         # (+owner, source), controls, sources; 16-17 the user's and groups' permissions;
-        # 18 similar past incidents (SQLite runs the candidates' UNION as a query of its own)
-        from django.db import connection
-
-        with django_assert_num_queries(18 if connection.vendor == "postgresql" else 19) as first:
+        # 18-19 similar past incidents (candidates, then the scored ones)
+        with django_assert_num_queries(19) as first:
             client.get(incident.get_absolute_url())
         add_rows()
         add_rows()
