@@ -1,21 +1,71 @@
 """The incident FilterSet: one set of filters for the HTML list and the API."""
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
-from .models import ActionItem, AIInvolvement, Incident, IncidentFactor, Region, Service
+from .models import ActionItem, AIInvolvement, Control, Incident, IncidentFactor, Region, Service
 from .models.vocab import (
     ActionStatus,
     ActionType,
     AttributionStatus,
     AutonomyLevel,
     ContributingFactor,
+    ControlStatus,
     IncidentStatus,
     PrimaryCause,
     Priority,
     Severity,
 )
+
+_YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time the database can compare: 0001-01-01T00:00+05:00 parses,
+    but is before year 1 in UTC and would crash the query."""
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None and timezone.is_aware(result):
+            try:
+                result.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError("That time is outside the calendar.", code="overflow") from None
+        return result
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0); anything else is an error rather than "no filter"."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Use true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # A plain Select hands the raw text to the field (NullBooleanSelect would turn nonsense into "any").
+        kwargs.setdefault("widget", forms.Select(choices=_YES_NO))
+        super().__init__(*args, **kwargs)
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -31,11 +81,7 @@ class IncidentFilter(django_filters.FilterSet):
     contributing_factor = django_filters.ChoiceFilter(
         choices=ContributingFactor.choices, method="filter_factor", label="Contributing factor"
     )
-    ai_involved = django_filters.BooleanFilter(
-        method="filter_ai",
-        label="AI involved",
-        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
-    )
+    ai_involved = StrictBooleanFilter(method="filter_ai", label="AI involved")
     autonomy_level = django_filters.ChoiceFilter(
         choices=AutonomyLevel.choices, method="filter_autonomy", label="Autonomy level"
     )
@@ -43,12 +89,11 @@ class IncidentFilter(django_filters.FilterSet):
     service = django_filters.ModelChoiceFilter(
         queryset=Service.objects.all(), field_name="services", to_field_name="name"
     )
+    team = django_filters.CharFilter(field_name="team__slug", label="Team", widget=forms.HiddenInput)
     region = django_filters.ModelChoiceFilter(queryset=Region.objects.all(), field_name="regions", to_field_name="code")
-    started_after = django_filters.IsoDateTimeFilter(
-        field_name="started_at", lookup_expr="gte", label="Started on or after"
-    )
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started on or after")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Incident
@@ -85,10 +130,10 @@ class ActionItemFilter(django_filters.FilterSet):
     action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     owner = django_filters.CharFilter(field_name="owner__username")
-    open = django_filters.BooleanFilter(method="filter_open", label="Still open")
-    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    open = StrictBooleanFilter(method="filter_open", label="Still open")
+    overdue = StrictBooleanFilter(method="filter_overdue")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = ActionItem
@@ -103,3 +148,12 @@ class ActionItemFilter(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.overdue() if value else queryset.exclude(pk__in=queryset.overdue().values("pk"))
+
+
+class ControlFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ControlStatus.choices)
+    disputed = StrictBooleanFilter()
+
+    class Meta:
+        model = Control
+        fields: list[str] = []

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 class _Echo:
     def write(self, value: str) -> str:
@@ -19,8 +21,9 @@ def _flatten(value) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}={_flatten(v)}" for k, v in value.items())
     text = str(value)
-    # A cell starting with = + - @ is a formula to a spreadsheet: neutralise it.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+    # A cell starting with = + - @ (or a tab or carriage return before one) is
+    # a formula to a spreadsheet: neutralise it (OWASP "CSV injection").
+    return "'" + text if text[:1] in _FORMULA_STARTS and not _is_number(text) else text
 
 
 def _is_number(text: str) -> bool:

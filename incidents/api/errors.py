@@ -6,16 +6,28 @@
 `code`; `detail` is for people.
 """
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 def api_exception_handler(exc, context):
+    # Django's own exceptions get the codes of their DRF equivalents, so a
+    # missing object is {"code": "not_found"} wherever it was looked up.
     if isinstance(exc, RequestDataTooBig):
-        exc = exceptions.ValidationError({"detail": "The request body is too large."})
-        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        exc = RequestTooLarge()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -3,6 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,6 +11,7 @@ from incidents.metrics import Period, Scope, dashboard_metrics
 from incidents.models.vocab import Severity
 
 from .permissions import TokenScopeAllows
+from .schema import ApiAutoSchema
 
 
 class MetricsQuerySerializer(serializers.Serializer):
@@ -48,7 +50,8 @@ def scope_from_query(query_params) -> MetricsQuerySerializer:
 
 
 class MetricsView(APIView):
-    permission_classes = [TokenScopeAllows]
+    permission_classes = [IsAuthenticated, TokenScopeAllows]
+    schema = ApiAutoSchema()
 
     @extend_schema(parameters=[MetricsQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):

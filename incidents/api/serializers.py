@@ -125,7 +125,7 @@ class AIInvolvementSerializer(serializers.ModelSerializer):
 
 class ActionItemSerializer(serializers.ModelSerializer):
     incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     is_overdue = serializers.SerializerMethodField()
 
     class Meta:
@@ -241,7 +241,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
 
 class IncidentDetailSerializer(IncidentListSerializer):
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     contributing_factors = serializers.SerializerMethodField()
     impact_figures = ImpactFigureSerializer(many=True, read_only=True)
     timeline = TimelineEventSerializer(many=True, read_only=True)
@@ -292,8 +292,8 @@ class IncidentDetailSerializer(IncidentListSerializer):
 
 class CoeSerializer(serializers.ModelSerializer):
     incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    approver = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     authors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
 
     class Meta:
@@ -373,3 +373,21 @@ class CoeInputSerializer(serializers.Serializer):
             if not all(isinstance(link, str) for link in links):
                 raise serializers.ValidationError(f"Chain {number}: every link must be text.")
         return [{"cause": c.get("cause", ""), "links": c["links"]} for c in value]
+
+
+# The error shape (errors.py), for the schema.
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="The HTTP status, repeated.")
+    code = serializers.CharField(help_text="Stable: invalid, not_authenticated, permission_denied, not_found, ...")
+    detail = serializers.CharField(help_text="For people.")
+    fields = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Validation errors only: messages by field (or query parameter) name.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -21,4 +21,6 @@ urlpatterns = [
     path("vocabularies/", views.VocabularyView.as_view(), name="vocabularies"),
     path("metrics/", MetricsView.as_view(), name="metrics"),
     *router.urls,
+    # Anything else under /api/v1/ is a JSON 404, not Django's HTML page.
+    re_path(r"^.*$", views.NotFoundView.as_view()),
 ]

@@ -5,18 +5,19 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import services
-from incidents.filters import ActionItemFilter, IncidentFilter
+from incidents.filters import ActionItemFilter, ControlFilter, IncidentFilter
 from incidents.models import (
     ActionItem,
     Claim,
@@ -32,9 +33,11 @@ from incidents.models import vocab as v
 from . import serializers as s
 from .conditional import check_if_match, etag_for, require_if_match
 from .csv_export import csv_response
-from .filtering import StrictDjangoFilterBackend, TiebreakOrderingFilter
+from .filtering import StrictDjangoFilterBackend, TiebreakOrderingFilter, check_query_parameters
 from .pagination import IncidentCursorPagination, UpdatedCursorPagination
+from .parsers import BoundedJSONParser
 from .permissions import ModelPermissionsForWrites, TokenScopeAllows
+from .schema import ApiAutoSchema
 from .writes import action_item_write, incident_write
 
 
@@ -49,6 +52,21 @@ def visible_incidents(request) -> QuerySet[Incident]:
 class BaseViewSet(viewsets.GenericViewSet):
     permission_classes = [TokenScopeAllows, ModelPermissionsForWrites]
     filter_backends = [StrictDjangoFilterBackend, TiebreakOrderingFilter]
+    parser_classes = [BoundedJSONParser]
+    # Any path segment reaches the view, which answers a JSON 404 for a bad id
+    # or key (a URL pattern that refused it would answer Django's HTML 404).
+    lookup_value_regex = r"[^/]+"
+    schema = ApiAutoSchema()
+    csv_filename: str | None = None  # set on lists that export ?format=csv
+    etag_actions: tuple[str, ...] = ()  # actions that answer with an ETag (and take If-Match)
+    schema_extra_errors: dict[str, tuple[str, ...]] = {}
+
+    def csv_or_list(self, request, *args, **kwargs):
+        if request.query_params.get("format") == "csv":
+            rows = self.filter_queryset(self.get_queryset())
+            serializer_class = self.get_serializer_class()
+            return csv_response(self.csv_filename, rows, serializer_class, context=self.get_serializer_context())
+        return mixins.ListModelMixin.list(self, request, *args, **kwargs)
 
 
 @extend_schema_view(
@@ -60,12 +78,13 @@ class BaseViewSet(viewsets.GenericViewSet):
 )
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     lookup_field = "key"
-    lookup_value_regex = r"[A-Za-z0-9-]+"
     filterset_class = IncidentFilter
     pagination_class = IncidentCursorPagination
     ordering_fields = ["started_at", "updated_at", "severity", "key"]
     ordering = ["-started_at"]
     queryset = Incident.objects.all()
+    csv_filename = "incidents.csv"
+    etag_actions = ("retrieve", "create", "update", "partial_update")
 
     def get_queryset(self):
         queryset = (
@@ -93,10 +112,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseView
         return s.IncidentListSerializer
 
     def list(self, request, *args, **kwargs):
-        if request.query_params.get("format") == "csv":
-            rows = self.filter_queryset(self.get_queryset())
-            return csv_response("incidents.csv", rows, s.IncidentListSerializer, context=self.get_serializer_context())
-        return super().list(request, *args, **kwargs)
+        return self.csv_or_list(request, *args, **kwargs)
 
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -176,17 +192,19 @@ class ClaimViewSet(IncidentChildViewSet):
     )
 )
 class ActionItemViewSet(IncidentChildViewSet):
+    """Corrective actions of the incidents the caller may see. PATCH edits one (If-Match optional);
+    POST .../close/ closes it, as does PATCH {"status": "done"}."""
+
     queryset = ActionItem.objects.select_related("incident", "owner")
     serializer_class = s.ActionItemSerializer
     filterset_class = ActionItemFilter
     ordering = ["due_date", "id"]
     ordering_fields = ["due_date", "priority", "updated_at", "id"]
+    csv_filename = "action-items.csv"
+    etag_actions = ("retrieve", "partial_update")
 
     def list(self, request, *args, **kwargs):
-        if request.query_params.get("format") == "csv":
-            rows = self.filter_queryset(self.get_queryset())
-            return csv_response("action-items.csv", rows, s.ActionItemSerializer, context=self.get_serializer_context())
-        return super().list(request, *args, **kwargs)
+        return self.csv_or_list(request, *args, **kwargs)
 
     def retrieve(self, request, *args, **kwargs):
         item = self.get_object()
@@ -232,13 +250,14 @@ class ActionItemViewSet(IncidentChildViewSet):
 )
 class CoeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     lookup_field = "key"
-    lookup_value_regex = r"[A-Za-z0-9-]+"
     serializer_class = s.CoeSerializer
     pagination_class = UpdatedCursorPagination
     ordering = ["-updated_at", "-id"]
     ordering_fields = ["updated_at", "id"]
     filterset_fields = ["status"]
     queryset = CoeDocument.objects.all()
+    etag_actions = ("retrieve", "partial_update")
+    schema_extra_errors = {"partial_update": ("409", "428")}
 
     def get_queryset(self):
         return (
@@ -296,7 +315,7 @@ class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewS
     pagination_class = UpdatedCursorPagination
     ordering = ["id"]
     ordering_fields = ["id", "name"]
-    filterset_fields = ["status", "disputed"]
+    filterset_class = ControlFilter
     queryset = Control.objects.prefetch_related("incidents", "sources")
 
     def get_serializer_context(self):
@@ -325,7 +344,8 @@ class FeedViewSet(mixins.ListModelMixin, BaseViewSet):
 class VocabularyView(APIView):
     """Every controlled vocabulary, so clients build forms without hard-coding them."""
 
-    permission_classes = [TokenScopeAllows]
+    permission_classes = [IsAuthenticated, TokenScopeAllows]
+    schema = ApiAutoSchema()
 
     VOCABULARIES = {
         "severity": v.Severity,
@@ -353,9 +373,28 @@ class VocabularyView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
+        check_query_parameters(request, known=set())
         body = {
             name: [{"value": value, "label": label} for value, label in choices.choices]
             for name, choices in self.VOCABULARIES.items()
         }
         body["autonomy_to_cset"] = {level.value: cset.value for level, cset in v.AUTONOMY_TO_CSET.items()}
         return Response(body)
+
+
+class NotFoundView(APIView):
+    """Any other URL under /api/v1/: a JSON 404 in the API's error shape, not Django's HTML page.
+
+    Route it last in incidents/api/urls.py: re_path(r"^.*$", views.NotFoundView.as_view()).
+    """
+
+    permission_classes = [AllowAny]
+    schema = None  # not an operation
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise NotFound("There is no such API endpoint.")
+
+    def get(self, request, *args, **kwargs):
+        raise NotFound("There is no such API endpoint.")
+
+    post = put = patch = delete = get

@@ -78,7 +78,10 @@ class ApiToken(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
     def revoke(self) -> None:
-        self.revoked_at = self.revoked_at or timezone.now()
+        """Stop the token working from now on (saved at once; revoking again keeps the first time)."""
+        now = timezone.now()
+        ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
+        self.revoked_at = ApiToken.objects.filter(pk=self.pk).values_list("revoked_at", flat=True).first() or now
 
     def touch(self) -> None:
         """Record use, at most once a minute, so reads do not each cost a write."""
