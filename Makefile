@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format seed clean
+.PHONY: install run test lint format seed clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,9 @@ format: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 .celerybeat-schedule* staticfiles test-artifacts sent-mail
+
+# The benchmark (not part of `make test`): 100,000 incidents in a PostgreSQL database of its own
+# (coe_bench on DATABASE_URL's server, or BENCH_DATABASE_URL), generated once and reused, served by
+# gunicorn and measured against floor views in the same run. See bench/run.py for the settings.
+bench: install
+	$(BIN)/python -m bench.run

@@ -225,3 +225,12 @@ class TestTimeline:
     def test_local_time_uses_the_sources_zone(self):
         event = TimelineEventFactory(display_tz="America/Los_Angeles")
         assert event.local_time.utcoffset() == timedelta(hours=-7)
+
+
+def test_keys_keep_counting_past_9999():
+    from incidents.models import Incident
+
+    first = IncidentFactory()
+    Incident.objects.filter(pk=first.pk).update(key="INC-2025-9999")
+    IncidentFactory()  # INC-2025-10000
+    assert IncidentFactory().key == "INC-2025-10001"

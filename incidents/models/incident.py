@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.db.models.functions import Cast, Substr
 from django.urls import reverse
 
 from .vocab import (
@@ -149,6 +150,8 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["severity", "started_at"]),
             models.Index(fields=["primary_cause", "started_at"]),
+            # The lists' order (newest first, id breaking ties) and period filters, read as an index range.
+            models.Index(fields=["started_at", "id"], name="incident_started_id_idx"),
         ]
 
     def __str__(self) -> str:
@@ -175,9 +178,13 @@ class Incident(models.Model):
 
     def _next_key(self) -> str:
         prefix = f"INC-{self.started_at.year}-"
-        last = Incident.objects.filter(key__startswith=prefix).order_by("-key").values_list("key", flat=True).first()
-        number = int(last.removeprefix(prefix)) + 1 if last else 1
-        return f"{prefix}{number:04d}"
+        # The numeric maximum: as text, INC-2026-9999 would sort above INC-2026-10000.
+        last = (
+            Incident.objects.filter(key__startswith=prefix)
+            .annotate(number=Cast(Substr("key", len(prefix) + 1), models.IntegerField()))
+            .aggregate(top=Max("number"))["top"]
+        )
+        return f"{prefix}{(last or 0) + 1:04d}"
 
     # Derived durations. None when either end is unknown; never guessed.
     @staticmethod

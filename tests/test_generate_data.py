@@ -1,0 +1,154 @@
+"""generate_data: the same seed gives the same rows, and the rows look like real incidents.
+
+Small counts only; the 100,000-incident run belongs to `make bench`.
+Runs on SQLite and, with DATABASE_URL, on PostgreSQL (COPY).
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import F
+
+from incidents.generate import END, fingerprint, generate
+from incidents.models import ActionItem, AIInvolvement, Claim, CoeDocument, Incident, Source, TimelineEvent
+from incidents.models import vocab as v
+
+from .factories import IncidentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class _Undo(Exception):
+    pass
+
+
+def _fingerprint_of(**kwargs) -> dict:
+    """Generate, fingerprint, and roll the rows back, as if into a fresh database."""
+    try:
+        with transaction.atomic():
+            generate(**kwargs)
+            found = fingerprint()
+            raise _Undo
+    except _Undo:
+        pass
+    return found
+
+
+def test_same_seed_same_rows_whatever_the_batch():
+    first = _fingerprint_of(incidents=30, seed=1)
+    assert Incident.objects.count() == 0  # rolled back
+    assert _fingerprint_of(incidents=30, seed=1) == first
+    assert _fingerprint_of(incidents=30, seed=1, batch=7) == first
+
+
+def test_another_seed_other_rows():
+    one, two = _fingerprint_of(incidents=30, seed=1), _fingerprint_of(incidents=30, seed=2)
+    assert one["incidents"] != two["incidents"]
+    assert one["timeline"] != two["timeline"]
+    assert one["action_items"] != two["action_items"]
+
+
+@pytest.fixture(scope="class")
+def generated(django_db_setup, django_db_blocker):
+    """200 incidents, generated once per class and rolled back after it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        result = generate(incidents=200, seed=1)
+        yield result
+        transaction.set_rollback(True)
+
+
+class TestShape:
+    def test_shape(self, generated):
+        incidents = Incident.objects.count()
+        assert incidents == 200
+        assert generated.rows["incident"] == 200
+        # About ten timeline events and three action items per incident.
+        assert 8 <= TimelineEvent.objects.count() / incidents <= 12
+        assert 2.5 <= ActionItem.objects.count() / incidents <= 3.5
+        # A COE for most, with real-length prose and whys.
+        coes = CoeDocument.objects.count()
+        assert 0.7 <= coes / incidents <= 0.9
+        published = CoeDocument.objects.filter(status=v.CoeStatus.PUBLISHED).first()
+        assert len(published.root_cause.split()) > 40
+        assert published.summary
+        assert published.lessons_went_wrong
+        assert published.whys
+        assert all(chain["links"] for chain in published.whys)
+        assert published.approver_id
+        assert not published.authors.filter(pk=published.approver_id).exists()
+        assert set(CoeDocument.objects.values_list("status", flat=True)) >= {v.CoeStatus.PUBLISHED, v.CoeStatus.DRAFT}
+        # AI involvement on a share, sources and claims on others.
+        ai = Incident.objects.ai_involved().count()
+        assert 0.08 <= ai / incidents <= 0.25
+        assert AIInvolvement.objects.exists()
+        assert Claim.objects.exists()
+        assert Source.objects.exists()
+
+    def test_restricted_incidents_have_a_group(self, generated):
+        restricted = Incident.objects.filter(restricted=True)
+        assert restricted.exists()
+        assert not restricted.filter(access_group__isnull=True).exists()
+        assert restricted.count() < 20
+
+    def test_dates_span_five_years_up_to_the_end(self, generated):
+        first = Incident.objects.order_by("started_at").first().started_at
+        last = Incident.objects.order_by("started_at").last().started_at
+        assert last.date() <= END
+        assert last - first > timedelta(days=3 * 365)
+        assert not Incident.objects.filter(resolved_at__lt=F("started_at")).exists()
+        assert not Incident.objects.filter(resolved_at__date__gt=END).exists()
+
+    def test_open_overdue_and_done_items(self, generated):
+        today = END
+        items = ActionItem.objects.all()
+        assert items.overdue(today).exists()
+        assert items.open().filter(due_date__gte=today).exists()
+        assert items.filter(status__in=v.ACTION_STATUSES_CLOSED, completed_at__isnull=False).exists()
+        assert not items.filter(status__in=v.ACTION_STATUSES_CLOSED, completed_at__isnull=True).exists()
+        # Owners hold a mix, as the reminder sweep sees it.
+        owner = items.overdue(today).values_list("owner", flat=True).first()
+        assert items.filter(owner=owner).exclude(status__in=v.ACTION_STATUSES_OPEN).exists()
+
+    def test_keys_unique_well_formed_and_numbered_per_year(self, generated):
+        rows = list(Incident.objects.values_list("key", "started_at"))
+        keys = [key for key, _ in rows]
+        assert len(set(keys)) == len(keys)
+        by_year: dict[int, list[int]] = {}
+        for key, started_at in rows:
+            match = re.fullmatch(r"INC-(\d{4})-(\d{4,})", key)
+            assert match, key
+            assert int(match[1]) == started_at.year
+            by_year.setdefault(started_at.year, []).append(int(match[2]))
+        for numbers in by_year.values():
+            assert sorted(numbers) == list(range(1, len(numbers) + 1))
+
+
+def test_keys_continue_after_existing_ones():
+    IncidentFactory(started_at=datetime(END.year, 1, 5, tzinfo=UTC))
+    existing = Incident.objects.get().key
+    generate(incidents=40, seed=3)
+    year = existing.split("-")[1]
+    numbers = sorted(
+        int(k.split("-")[2])
+        for k in Incident.objects.filter(key__startswith=f"INC-{year}-").values_list("key", flat=True)
+    )
+    assert numbers == list(range(1, len(numbers) + 1))
+    # The app can still add incidents afterwards: the sequences moved past the generated ids.
+    generated_ids = set(Incident.objects.values_list("pk", flat=True))
+    added = IncidentFactory(started_at=datetime(END.year, 6, 1, tzinfo=UTC))
+    assert added.pk > max(generated_ids)
+    assert added.key == f"INC-{year}-{len(numbers) + 1:04d}"
+
+
+def test_command_prints_progress():
+    out = StringIO()
+    call_command("generate_data", "--incidents", "5", "--seed", "4", "--batch", "2", stdout=out)
+    text = out.getvalue()
+    assert "2/5 incidents" in text
+    assert "5/5 incidents" in text
+    assert re.search(r"Generated \d+ rows for 5 incidents", text)
+    assert Incident.objects.count() == 5
