@@ -73,10 +73,16 @@ class IncidentFilter(django_filters.FilterSet):
     # The API's name for the same search.
     search = django_filters.CharFilter(method="filter_search", label="Search", widget=forms.HiddenInput)
     # Several values may be given (?severity=SEV1&severity=SEV2); they are OR-ed.
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, widget=forms.CheckboxSelectMultiple)
-    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices, widget=forms.CheckboxSelectMultiple)
+    # distinct=False: these are the incident's own columns, so no join can repeat a row, and a
+    # DISTINCT would make PostgreSQL sort every match before it could stop at one page.
+    severity = django_filters.MultipleChoiceFilter(
+        choices=Severity.choices, widget=forms.CheckboxSelectMultiple, distinct=False
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=IncidentStatus.choices, widget=forms.CheckboxSelectMultiple, distinct=False
+    )
     primary_cause = django_filters.MultipleChoiceFilter(
-        choices=PrimaryCause.choices, label="Cause", widget=forms.SelectMultiple(attrs={"size": 4})
+        choices=PrimaryCause.choices, label="Cause", widget=forms.SelectMultiple(attrs={"size": 4}), distinct=False
     )
     contributing_factor = django_filters.ChoiceFilter(
         choices=ContributingFactor.choices, method="filter_factor", label="Contributing factor"

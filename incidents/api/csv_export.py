@@ -39,13 +39,14 @@ def _rows(queryset, serializer_class, context, chunk: int = 500) -> Iterator[str
     fields = list(serializer_class.Meta.fields)
     yield writer.writerow(fields)
     # Serialise in chunks so prefetches run once per chunk, not once per row.
-    rows = list(queryset[:chunk])
     offset = 0
-    while rows:
+    while True:
+        rows = list(queryset[offset : offset + chunk])
         for item in serializer_class(rows, many=True, context=context).data:
             yield writer.writerow([_flatten(item.get(field)) for field in fields])
+        if len(rows) < chunk:  # the last chunk: no query for an empty one after it
+            return
         offset += chunk
-        rows = list(queryset[offset : offset + chunk])
 
 
 def csv_response(filename: str, queryset, serializer_class, *, context) -> StreamingHttpResponse:

@@ -149,8 +149,11 @@ class KeysetCursorPagination(CursorPagination):
             return Q(**{f"{name}__isnull": False})
         return Q(**{f"{name}__lt": value})
 
-    def _position(self, instance) -> tuple:
-        return tuple(getattr(instance, term.lstrip("-")) for term in self.ordering)
+    def _position(self, row) -> tuple:
+        # A page holds model instances, or dicts where a list selects `.values()` (api/rows.py).
+        if isinstance(row, dict):
+            return tuple(row[term.lstrip("-")] for term in self.ordering)
+        return tuple(getattr(row, term.lstrip("-")) for term in self.ordering)
 
     @staticmethod
     def _dump(value):

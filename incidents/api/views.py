@@ -30,6 +30,7 @@ from incidents.models import (
 )
 from incidents.models import vocab as v
 
+from . import rows
 from . import serializers as s
 from .conditional import check_if_match, etag_for, require_if_match
 from .csv_export import csv_response
@@ -69,6 +70,18 @@ class BaseViewSet(viewsets.GenericViewSet):
         return mixins.ListModelMixin.list(self, request, *args, **kwargs)
 
 
+class IncidentRowsListMixin:
+    """Incident lists answered from plain rows (rows.py) rather than the serializer: the same
+    JSON as IncidentListSerializer, which still describes it in the schema and writes the CSV."""
+
+    def list(self, request, *args, **kwargs):
+        if self.csv_filename and request.query_params.get("format") == "csv":
+            return self.csv_or_list(request, *args, **kwargs)
+        incidents = self.filter_queryset(visible_incidents(request))
+        page = self.paginator.paginate_queryset(rows.list_values(incidents), request, view=self)
+        return self.paginator.get_paginated_response(rows.shape(page, request))
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List incidents",
@@ -76,7 +89,7 @@ class BaseViewSet(viewsets.GenericViewSet):
     ),
     retrieve=extend_schema(summary="One incident with its timeline, classification, AI involvement and claims"),
 )
-class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     lookup_field = "key"
     filterset_class = IncidentFilter
     pagination_class = IncidentCursorPagination
@@ -110,9 +123,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseView
         if self.action in ("create", "update", "partial_update"):
             return s.IncidentInputSerializer
         return s.IncidentListSerializer
-
-    def list(self, request, *args, **kwargs):
-        return self.csv_or_list(request, *args, **kwargs)
 
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -325,7 +335,7 @@ class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewS
 
 
 @extend_schema_view(list=extend_schema(summary="Everything changed since a point in time, oldest change first"))
-class FeedViewSet(mixins.ListModelMixin, BaseViewSet):
+class FeedViewSet(IncidentRowsListMixin, mixins.ListModelMixin, BaseViewSet):
     """Incidents ordered by last change. Page with the `next` link; keep the last
     `updated_at` you saw and pass it as `updated_since` next time."""
 
@@ -336,9 +346,7 @@ class FeedViewSet(mixins.ListModelMixin, BaseViewSet):
     queryset = Incident.objects.all()
 
     def get_queryset(self):
-        return (
-            visible_incidents(self.request).with_ai_flag().select_related("coe").prefetch_related("services", "regions")
-        )
+        return visible_incidents(self.request)
 
 
 class VocabularyView(APIView):
