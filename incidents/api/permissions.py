@@ -36,6 +36,9 @@ class ModelPermissionsForWrites(permissions.DjangoModelPermissions):
     }
 
     def has_permission(self, request, view):
-        if request.user and request.user.is_authenticated and _unsupported(request, view):
+        signed_in = bool(request.user and request.user.is_authenticated)
+        if signed_in and (request.method in permissions.SAFE_METHODS or _unsupported(request, view)):
+            # Reads need no model permission; answering here also spares building the
+            # view's queryset, which DjangoModelPermissions does only to learn the model.
             return True
         return super().has_permission(request, view)
