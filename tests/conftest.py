@@ -21,29 +21,35 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def roles(db):
+    """The role groups, which a data migration creates. Browser tests override this:
+    their live server's database is flushed after each test, groups and all."""
+
+
 def _member_of(role: str, username: str):
-    user = UserFactory(username=username)
+    user = UserFactory(username=username)  # password "pw"
     user.groups.add(Group.objects.get(name=role))
     return user
 
 
 @pytest.fixture
-def reviewer(db):
+def reviewer(roles):
     return _member_of(REVIEWERS, "rita")
 
 
 @pytest.fixture
-def approver(db):
+def approver(roles):
     return _member_of(APPROVERS, "arun")
 
 
 @pytest.fixture
-def leader(db):
+def leader(roles):
     return _member_of(LEADERSHIP, "lee")
 
 
 @pytest.fixture
-def outsider(db):
+def outsider(roles):
     return _member_of(REVIEWERS, "olga")
 
 

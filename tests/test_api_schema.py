@@ -88,7 +88,6 @@ def keep_the_test_connection():
 @pytest.fixture
 def world(db, settings, reviewer, restricted_incident):
     settings.ALLOWED_HOSTS = ["localhost", "testserver"]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     source = SourceFactory()
     incident = IncidentFactory(title="Checkout outage")

@@ -25,9 +25,7 @@ INCIDENTS = "/api/v1/incidents/"
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_fresh(settings):
-    # Users are made by the dozen here: a fast hasher keeps that cheap.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fresh_throttles():
     # Throttle counts live in the cache; one test must not use up another's.
     cache.clear()
     yield

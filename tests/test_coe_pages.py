@@ -27,12 +27,6 @@ from .test_incident_forms import event_data, field_block, incident_data, read_fo
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # Every test makes several users; the default hasher would make this file slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 HTMX = {"HTTP_HX_REQUEST": "true"}
 AUTOSAVE = {"HTTP_X_AUTOSAVE": "1", **HTMX}
 

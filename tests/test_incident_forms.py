@@ -17,12 +17,6 @@ from .factories import IncidentFactory, TimelineEventFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # Every test makes several users; the default hasher would make this file slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --------------------------------------------------------------------------
 # Reading pages like a browser
 # --------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from incidents.roles import APPROVERS, LEADERSHIP, REVIEWERS, ensure_roles
-from tests.factories import UserFactory
+from incidents.roles import ensure_roles
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM
 # calls from a thread with a running loop unless told it is safe (it is: the
@@ -110,29 +109,9 @@ def page(new_page):
 @pytest.fixture
 def roles(transactional_db):
     """The role groups. A data migration creates them, but the live server's
-    transactional database is flushed after each test, taking them with it."""
+    transactional database is flushed after each test, taking them with it.
+    (The named users, reviewer and the rest, come from tests/conftest.py.)"""
     ensure_roles(Group, Permission)
-
-
-def _member_of(role: str, username: str):
-    user = UserFactory(username=username)  # password "pw"
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-@pytest.fixture
-def reviewer(roles):
-    return _member_of(REVIEWERS, "rita")
-
-
-@pytest.fixture
-def approver(roles):
-    return _member_of(APPROVERS, "arun")
-
-
-@pytest.fixture
-def leader(roles):
-    return _member_of(LEADERSHIP, "lee")
 
 
 def _login(page, username: str, password: str = PASSWORD) -> None:
