@@ -23,6 +23,8 @@ from django.db import connection
 from django.http import Http404, HttpResponse
 from psycopg.types.json import set_json_loads
 
+from incidents.api.serializers import IncidentListSerializer
+
 _VISIBLE = (
     "(NOT i.restricted OR i.owner_id = %(uid)s"
     " OR i.access_group_id IN (SELECT group_id FROM auth_user_groups WHERE user_id = %(uid)s))"
@@ -53,29 +55,8 @@ SELECT p.key, p.title, p.severity, p.status, p.primary_cause, p.attribution_stat
 FROM page p
 ORDER BY p.started_at DESC, p.id DESC
 """
-_LIST_FIELDS = (
-    "key",
-    "title",
-    "severity",
-    "status",
-    "primary_cause",
-    "attribution_status",
-    "adopted_cause",
-    "harm_level",
-    "started_at",
-    "detected_at",
-    "mitigated_at",
-    "resolved_at",
-    "time_to_detect_seconds",
-    "time_to_mitigate_seconds",
-    "time_to_resolve_seconds",
-    "services",
-    "regions",
-    "ai_involved",
-    "restricted",
-    "coe_status",
-    "updated_at",
-)
+# The columns _LIST selects, in order: the API list's fields but its url (built per row below).
+_LIST_FIELDS = tuple(name for name in IncidentListSerializer.Meta.fields if name != "url")
 
 # The same word search as the API's ?search= (incidents.filters.IncidentFilter.filter_search),
 # on the COE joined as the ORM joins it (an EXISTS here makes PostgreSQL scan every COE).
