@@ -215,10 +215,10 @@ def _forget_reminders() -> None:
 
 
 def sweep(day: str) -> dict:
-    """reminders.sweep(today=day) over everything open, as the task runs it (autocommit, one claim at a time).
+    """reminders.sweep(today=day) over everything open, as the task runs it (autocommit, a transaction a chunk).
 
-    Not inside one transaction rolled back afterwards: thousands of claims would be thousands of
-    savepoints in one transaction, and past 64 of them PostgreSQL's snapshots slow everything down.
+    Not inside one transaction rolled back afterwards: each chunk would be a savepoint in one
+    transaction, and past 64 of them PostgreSQL's snapshots slow everything down.
     The claims are removed afterwards instead.
     """
     from incidents import reminders

@@ -5,7 +5,8 @@ Two steps, so that every message goes out exactly once:
 1. The sweep decides what is due today and *claims* it by inserting a
    ReminderLog row whose claim_key is unique per kind, period, channel and
    recipient. A second sweep, a second worker or a retried task finds the key
-   taken and does nothing.
+   taken and does nothing. Items are read as columns, streamed, and the rows
+   are inserted a chunk per statement (INSERT ... ON CONFLICT DO NOTHING).
 2. Delivery takes one claimed row, moves it claimed -> sending with a
    conditional UPDATE (only one worker can win), sends, and marks it sent.
    A transient failure puts it back to claimed and the task retries with
@@ -26,20 +27,23 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import chain, groupby, islice
+from operator import attrgetter, itemgetter
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import ActionItem, CoeDocument, Incident, NotificationPreference, ReminderLog, Team
+from .models import ActionItem, CoeDocument, NotificationPreference, ReminderLog, Team
 from .models.vocab import ACTION_STATUSES_OPEN, CoeStatus, ReminderChannel, ReminderKind, ReminderState
 from .roles import LEADERSHIP
 
@@ -69,32 +73,121 @@ def _period_week(today: date) -> str:
     return f"{year}-W{week:02d}"
 
 
+# Claims written per statement (one INSERT), and their item links per batch.
+CLAIM_CHUNK = 500
+LINK_CHUNK = 5000
+# Rows fetched at a time while streaming items (a server-side cursor on PostgreSQL).
+STREAM_CHUNK = 2000
+# The incident columns Incident.objects.visible_to decides on, read alongside each item.
+_ACCESS = ("incident__restricted", "incident__owner_id", "incident__access_group_id")
+
+
 def _opted_out_ids() -> set[int]:
     return set(NotificationPreference.objects.filter(reminders_opt_out=True).values_list("user_id", flat=True))
 
 
-def _claim(*, kind, period, channel, recipient=None, team=None, items=(), coe=None, subject="") -> int | None:
-    """Insert the claim row; None if another sweep already claimed it."""
-    target = f"user={recipient.pk}" if recipient else f"team={team.pk}"
-    if coe is not None:
-        target += f":coe={coe.pk}"
-    key = f"{kind}:{period}:{channel}:{target}"
-    try:
-        with transaction.atomic():
-            row = ReminderLog.objects.create(
-                kind=kind,
-                period=period,
-                channel=channel,
-                recipient=recipient,
-                team=team,
-                coe=coe,
-                claim_key=key,
-                subject=subject[:300],
-            )
-            row.action_items.set(items)
-    except IntegrityError:
-        return None
-    return row.pk
+@dataclass(frozen=True)
+class _Person:
+    """What the sweep needs of a user: whether to write to them, and what they may see."""
+
+    pk: int
+    email: str
+    is_active: bool
+    is_superuser: bool
+    group_ids: frozenset[int]
+
+    def may_see(self, restricted: bool, incident_owner_id: int | None, access_group_id: int | None) -> bool:
+        # Incident.objects.visible_to over columns already read, so that
+        # thousands of items need no query each.
+        return self.is_superuser or not restricted or incident_owner_id == self.pk or access_group_id in self.group_ids
+
+
+def _people(users) -> dict[int, _Person]:
+    """The users of a queryset with their groups, by id: two queries however many there are."""
+    groups = defaultdict(set)
+    memberships = get_user_model().groups.through.objects.filter(user__in=users)
+    for user_id, group_id in memberships.values_list("user_id", "group_id"):
+        groups[user_id].add(group_id)
+    return {
+        pk: _Person(pk, email, is_active, is_superuser, frozenset(groups[pk]))
+        for pk, email, is_active, is_superuser in users.values_list("pk", "email", "is_active", "is_superuser")
+    }
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """One reminder to claim: a ReminderLog row and the items it is about."""
+
+    kind: str
+    period: str
+    channel: str
+    recipient_id: int | None = None
+    team_id: int | None = None
+    coe_id: int | None = None
+    item_ids: list[int] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        target = f"user={self.recipient_id}" if self.recipient_id is not None else f"team={self.team_id}"
+        if self.coe_id is not None:
+            target += f":coe={self.coe_id}"
+        return f"{self.kind}:{self.period}:{self.channel}:{target}"
+
+
+def _claim_all(claims: Iterable[_Claim]) -> list[int]:
+    """Insert the claim rows a chunk at a time; the ids of those not claimed before, in the order given."""
+    fields = [f for f in ReminderLog._meta.concrete_fields if not f.primary_key]
+    # SQLite takes 999 parameters a statement (as Django counts): fewer rows a chunk there.
+    size = min(CLAIM_CHUNK, connection.ops.bulk_batch_size(fields, range(CLAIM_CHUNK)))
+    claims = iter(claims)
+    claimed = []
+    while chunk := list(islice(claims, size)):
+        with transaction.atomic():  # a claim and its item links are written together or not at all
+            taken = _insert_unclaimed(chunk, fields)
+            # A digest may list hundreds of items: the links are built a batch
+            # at a time, never as one model instance per link of the chunk.
+            link = ReminderLog.action_items.through
+            links = ((taken[c.key], item_id) for c in chunk if c.key in taken for item_id in c.item_ids)
+            while batch := list(islice(links, LINK_CHUNK)):
+                link.objects.bulk_create([link(reminderlog_id=log_id, actionitem_id=item) for log_id, item in batch])
+        claimed += [taken[c.key] for c in chunk if c.key in taken]
+    return claimed
+
+
+def _insert_unclaimed(chunk: list[_Claim], fields: list) -> dict[str, int]:
+    """INSERT ... ON CONFLICT (claim_key) DO NOTHING RETURNING: the ids of the rows inserted, by key.
+
+    bulk_create(ignore_conflicts=True) cannot tell which rows it inserted, and
+    a key another sweep took first must not be handed out again. PostgreSQL
+    and SQLite (3.35+) both take this statement.
+    """
+    # In key order, so two sweeps inserting the same keys at once wait for
+    # each other rather than deadlock.
+    chunk = sorted(chunk, key=attrgetter("key"))
+    rows = [
+        ReminderLog(
+            kind=c.kind,
+            period=c.period,
+            channel=c.channel,
+            recipient_id=c.recipient_id,
+            team_id=c.team_id,
+            coe_id=c.coe_id,
+            claim_key=c.key,
+        )
+        for c in chunk
+    ]
+    qn = connection.ops.quote_name
+    values = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {qn(ReminderLog._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES {', '.join([values] * len(rows))} "
+        f"ON CONFLICT ({qn('claim_key')}) DO NOTHING RETURNING {qn('id')}, {qn('claim_key')}"
+    )
+    # pre_save and get_db_prep_save as Model.save() uses them: defaults, created_at, the backend's types.
+    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: pk for pk, key in cursor.fetchall()}
 
 
 def _escalation_threshold(today: date) -> date:
@@ -105,140 +198,134 @@ def sweep(*, today: date | None = None) -> SweepResult:
     """Claim everything due today. Safe to run any number of times."""
     today = today or timezone.localdate()
     channels = set(settings.REMINDER_CHANNELS)
-    claimed: list[int] = []
     opted_out = _opted_out_ids()
     day = _period_day(today)
     due_by = today + timedelta(days=settings.REMINDER_DUE_SOON_DAYS)
 
-    open_items = ActionItem.objects.open().select_related("incident", "owner", "team")
-    # Owners with something due soon, due today or overdue get one digest of
-    # ALL their open items: the whole picture, not one message per item.
-    owners = (
-        get_user_model()
-        .objects.filter(
-            action_items__status__in=ACTION_STATUSES_OPEN, action_items__due_date__lte=due_by, is_active=True
-        )
-        .distinct()
-    )
+    # Generators, claimed a chunk at a time as they yield: items are read as
+    # columns while the claims before them are written, never all held at once
+    # as model instances (with their incidents' prose, that was gigabytes).
+    claims: list[Iterable[_Claim]] = []
     if ReminderChannel.EMAIL in channels:
-        for owner in owners:
-            if owner.pk in opted_out or not owner.email:
-                continue
-            # Only items on incidents the owner may see: a restricted incident
-            # must not be named to anyone outside its group.
-            items = list(open_items.filter(owner=owner).visible_to(owner))
-            if not any(item.due_date is not None and item.due_date <= due_by for item in items):
-                continue
-            row = _claim(
-                kind=ReminderKind.DIGEST, period=day, channel=ReminderChannel.EMAIL, recipient=owner, items=items
-            )
-            if row:
-                claimed.append(row)
-
-        claimed += _claim_escalations(open_items, today=today, period=day, opted_out=opted_out)
-        claimed += _claim_coe_overdue(today=today, period=day, opted_out=opted_out)
+        claims.append(_owner_digests(period=day, due_by=due_by, opted_out=opted_out))
+        claims.append(_escalations(period=day, threshold=_escalation_threshold(today), opted_out=opted_out))
+        claims.append(_late_coes(today=today, period=day, opted_out=opted_out))
         if today.isoweekday() == 1:
-            claimed += _claim_leadership_weekly(today=today, opted_out=opted_out)
-
+            claims.append(_leadership_weekly(today=today, opted_out=opted_out))
     if ReminderChannel.WEBHOOK in channels:
-        for team in Team.objects.exclude(webhook_url=""):
-            # A chat channel's audience is unknown: restricted incidents stay out of it.
-            items = list(
-                open_items.filter(Q(team=team) | Q(owner__teams=team))
-                .filter(due_date__lte=due_by, incident__restricted=False)
-                .distinct()
-            )
-            if items:
-                row = _claim(
-                    kind=ReminderKind.DIGEST, period=day, channel=ReminderChannel.WEBHOOK, team=team, items=items
-                )
-                if row:
-                    claimed.append(row)
+        claims.append(_team_digests(period=day, due_by=due_by))
+    claimed = _claim_all(chain.from_iterable(claims))
 
     just_claimed = set(claimed)
     requeued = [pk for pk in _requeue_stuck() if pk not in just_claimed]
     return SweepResult(claimed=claimed, requeued=requeued)
 
 
-def _claim_escalations(open_items, *, today: date, period: str, opted_out: set[int]) -> list[int]:
-    """Items overdue past the threshold also go to the COE's approver and the incident's owner."""
-    escalated = open_items.filter(due_date__lt=_escalation_threshold(today)).select_related(
-        "incident__owner", "incident__coe__approver", "owner"
-    )
-    by_recipient: dict[int, tuple] = {}
-    for item in escalated:
-        for person in _escalation_recipients(item, opted_out=opted_out):
-            by_recipient.setdefault(person.pk, (person, []))[1].append(item)
-    claimed = []
-    for person, items in by_recipient.values():
-        if not person.email or not person.is_active:
-            continue
-        items = list(ActionItem.objects.filter(pk__in=[i.pk for i in items]).visible_to(person))
-        if not items:
-            continue
-        row = _claim(
-            kind=ReminderKind.ESCALATION, period=period, channel=ReminderChannel.EMAIL, recipient=person, items=items
+def _owner_digests(*, period: str, due_by: date, opted_out: set[int]) -> Iterator[_Claim]:
+    """Owners with something due soon, due today or overdue get one digest of ALL their open items.
+
+    The whole picture, not one message per item.
+    """
+    owners = _people(
+        get_user_model()
+        .objects.filter(
+            action_items__status__in=ACTION_STATUSES_OPEN, action_items__due_date__lte=due_by, is_active=True
         )
-        if row:
-            claimed.append(row)
-    return claimed
+        .distinct()
+    )
+    wanted = [pk for pk, owner in owners.items() if owner.email and pk not in opted_out]
+    items = (
+        ActionItem.objects.open()
+        .filter(owner__in=wanted)
+        .order_by("owner_id", "id")
+        .values_list("owner_id", "id", "due_date", *_ACCESS)
+    )
+    for owner_id, rows in groupby(items.iterator(chunk_size=STREAM_CHUNK), key=itemgetter(0)):
+        owner = owners[owner_id]
+        # Only items on incidents the owner may see: a restricted incident
+        # must not be named to anyone outside its group.
+        visible = [(item_id, due) for _, item_id, due, *access in rows if owner.may_see(*access)]
+        if any(due is not None and due <= due_by for _, due in visible):
+            yield _Claim(
+                ReminderKind.DIGEST,
+                period,
+                ReminderChannel.EMAIL,
+                recipient_id=owner_id,
+                item_ids=[item_id for item_id, _ in visible],
+            )
 
 
-def _escalation_recipients(item: ActionItem, *, opted_out: set[int]) -> list:
-    people = []
-    coe = _coe_of(item.incident)
-    if coe is not None and coe.approver_id:
-        people.append(coe.approver)
-    if item.incident.owner_id:
-        people.append(item.incident.owner)
+def _escalations(*, period: str, threshold: date, opted_out: set[int]) -> Iterator[_Claim]:
+    """Items overdue past the threshold also go to the COE's approver and the incident's owner."""
+    escalated = (
+        ActionItem.objects.open()
+        .filter(due_date__lt=threshold)
+        .values_list("id", "owner_id", "incident__coe__approver_id", *_ACCESS)
+    )
+    # Ids and the three access columns per item, not items: a few MB even for every open item.
+    by_recipient: dict[int, list[tuple]] = {}
+    for item_id, owner_id, approver_id, *access in escalated.iterator(chunk_size=STREAM_CHUNK):
+        incident_owner_id = access[1]
+        for person_id in _escalation_recipients(owner_id, approver_id, incident_owner_id, opted_out=opted_out):
+            by_recipient.setdefault(person_id, []).append((item_id, access))
+    people = _people(get_user_model().objects.filter(pk__in=list(by_recipient)))
+    for person_id, items in by_recipient.items():
+        person = people.get(person_id)
+        if person is None or not person.email or not person.is_active:
+            continue
+        visible = [item_id for item_id, access in items if person.may_see(*access)]
+        if visible:
+            yield _Claim(
+                ReminderKind.ESCALATION, period, ReminderChannel.EMAIL, recipient_id=person_id, item_ids=visible
+            )
+
+
+def _escalation_recipients(
+    owner_id: int | None, approver_id: int | None, incident_owner_id: int | None, *, opted_out: set[int]
+) -> list[int]:
     # The owner already hears about it in their digest, unless they turned
     # digests off: escalations reach everyone, so then they get this one.
-    if item.owner_id and item.owner_id in opted_out:
-        people.append(item.owner)
-        return list({p.pk: p for p in people}.values())
-    return [p for p in {p.pk: p for p in people}.values() if p.pk != item.owner_id]
+    owner_opted_out = owner_id is not None and owner_id in opted_out
+    people = [approver_id, incident_owner_id] + ([owner_id] if owner_opted_out else [])
+    return [pk for pk in dict.fromkeys(people) if pk is not None and (pk != owner_id or owner_opted_out)]
 
 
-def _coe_of(incident: Incident) -> CoeDocument | None:
-    try:
-        return incident.coe
-    except Incident.coe.RelatedObjectDoesNotExist:
-        return None
-
-
-def _claim_coe_overdue(*, today: date, period: str, opted_out: set[int]) -> list[int]:
+def _late_coes(*, today: date, period: str, opted_out: set[int]) -> Iterator[_Claim]:
     """COEs not approved a set number of days after their incident was resolved."""
     # Late from the day after the target: resolved on the 1st with a 14-day
     # target, the reminders start on the 16th. Counted from the sweep's day,
     # not the clock, so sweep(today=...) agrees with itself.
     deadline = today - timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
+    person = ("owner_id", "owner__email", "owner__is_active")
     late = CoeDocument.objects.filter(
         incident__resolved_at__date__lt=deadline, status__in=[CoeStatus.DRAFT, CoeStatus.IN_REVIEW]
-    ).select_related("owner", "incident__owner")
-    claimed = []
-    for coe in late:
-        person = coe.owner or coe.incident.owner
-        if person is None or not person.email or not person.is_active or person.pk in opted_out:
+    ).values_list("id", *person, *(f"incident__{column}" for column in person))
+    for coe_id, *candidates in late.iterator(chunk_size=STREAM_CHUNK):
+        # The COE's owner; the incident's owner only when the COE has none
+        # (an inactive or opted-out COE owner is not passed over).
+        person_id, email, is_active = candidates[:3] if candidates[0] is not None else candidates[3:]
+        if person_id is None or not email or not is_active or person_id in opted_out:
             continue
-        row = _claim(
-            kind=ReminderKind.COE_OVERDUE, period=period, channel=ReminderChannel.EMAIL, recipient=person, coe=coe
-        )
-        if row:
-            claimed.append(row)
-    return claimed
+        yield _Claim(ReminderKind.COE_OVERDUE, period, ReminderChannel.EMAIL, recipient_id=person_id, coe_id=coe_id)
 
 
-def _claim_leadership_weekly(*, today: date, opted_out: set[int]) -> list[int]:
+def _leadership_weekly(*, today: date, opted_out: set[int]) -> Iterator[_Claim]:
     week = _period_week(today)
-    claimed = []
     leaders = get_user_model().objects.filter(groups__name=LEADERSHIP, is_active=True).exclude(email="").distinct()
-    for leader in leaders:
-        if leader.pk in opted_out:  # not an escalation: a leader may turn it off
+    for leader_id in leaders.values_list("pk", flat=True):
+        if leader_id in opted_out:  # not an escalation: a leader may turn it off
             continue
-        row = _claim(kind=ReminderKind.LEADERSHIP_WEEKLY, period=week, channel=ReminderChannel.EMAIL, recipient=leader)
-        if row:
-            claimed.append(row)
-    return claimed
+        yield _Claim(ReminderKind.LEADERSHIP_WEEKLY, week, ReminderChannel.EMAIL, recipient_id=leader_id)
+
+
+def _team_digests(*, period: str, due_by: date) -> Iterator[_Claim]:
+    # A chat channel's audience is unknown: restricted incidents stay out of it.
+    due = ActionItem.objects.open().filter(due_date__lte=due_by, incident__restricted=False)
+    # One query per team with a webhook: a handful, set by configuration rather than by the data.
+    for team_id in Team.objects.exclude(webhook_url="").values_list("pk", flat=True):
+        items = list(due.filter(Q(team=team_id) | Q(owner__teams=team_id)).distinct().values_list("id", flat=True))
+        if items:
+            yield _Claim(ReminderKind.DIGEST, period, ReminderChannel.WEBHOOK, team_id=team_id, item_ids=items)
 
 
 def _requeue_stuck() -> list[int]:

@@ -9,20 +9,25 @@ import json
 import smtplib
 import threading
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
 from celery.exceptions import Retry, SoftTimeLimitExceeded
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import call_command
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents import reminders, tasks
-from incidents.models import ActionItem, NotificationPreference, ReminderLog
+from incidents.models import ActionItem, Incident, NotificationPreference, ReminderLog
 from incidents.models.vocab import (
     ActionStatus,
     CoeStatus,
@@ -1041,3 +1046,138 @@ def test_sent_at_is_recorded(one_digest):
     log = ReminderLog.objects.get(pk=one_digest["pk"])
     assert log.sent_at == timezone.now()
     assert log.subject == "Your follow-ups: 1 open"
+
+
+# 12. At scale: streamed, claimed in chunks ----------------------------------------
+
+
+@pytest.fixture
+def workload(db, wednesday, reminder_settings, approver):
+    """make(n): n owners, each with an item due today, one escalated and a late COE, all in a team with a webhook.
+
+    The sweep claims 2n + 3: n digests, n COE reminders, escalations to arun
+    (the COE's approver) and dee (the incident's owner), one team digest.
+    """
+    incident = IncidentFactory(owner=UserFactory(username="dee"))
+    CoeDocumentFactory(incident=incident, approver=approver, status=CoeStatus.APPROVED)
+    team = TeamFactory(name="Payments", webhook_url="https://chat.example.com/hooks/payments")
+
+    def make(n: int) -> dict:
+        items = {}
+        for _ in range(n):
+            owner = UserFactory()
+            team.members.add(owner)
+            items[owner.pk] = {
+                ActionItemFactory(owner=owner, incident=incident, due_date=TODAY).pk,
+                ActionItemFactory(owner=owner, incident=incident, due_date=days(-10)).pk,
+            }
+            CoeDocumentFactory(owner=owner, incident=IncidentFactory(started_at=WEDNESDAY - timedelta(days=20)))
+        return items
+
+    return make
+
+
+@pytest.mark.parametrize("n", [3, 9])
+def test_sweep_queries_do_not_grow_with_the_items(workload, n, django_assert_num_queries):
+    workload(n)
+    # 1     users opted out
+    # 2-4   digests: the owners' groups, the owners, their open items (one streamed query)
+    # 5-7   escalations: items past the threshold (streamed), the recipients' groups, the recipients
+    # 8     late COEs (streamed)
+    # 9-10  webhooks: the teams that have one, that team's items
+    # 11-14 one chunk of claims: savepoint, INSERT ... RETURNING, INSERT of the item links, release
+    # 15-17 requeue: give up rows stuck too often, rows stuck sending, rows claimed
+    with django_assert_num_queries(17):
+        result = reminders.sweep()
+    assert len(result.claimed) == 2 * n + 3
+
+
+def test_claims_and_links_survive_chunk_boundaries(workload, monkeypatch):
+    items = workload(5)
+    monkeypatch.setattr(reminders, "CLAIM_CHUNK", 2)
+    monkeypatch.setattr(reminders, "LINK_CHUNK", 3)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = reminders.sweep()
+
+    claim_inserts = [
+        q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "incidents_reminderlog" (')
+    ]
+    assert len(claim_inserts) == 7  # 13 claims, two at a time
+    # The ids come back in the order the claims were made, whatever order they were inserted in.
+    logs = ReminderLog.objects.in_bulk(result.claimed)
+    assert [(logs[pk].kind, logs[pk].channel) for pk in result.claimed] == (
+        [(ReminderKind.DIGEST, ReminderChannel.EMAIL)] * 5
+        + [(ReminderKind.ESCALATION, ReminderChannel.EMAIL)] * 2
+        + [(ReminderKind.COE_OVERDUE, ReminderChannel.EMAIL)] * 5
+        + [(ReminderKind.DIGEST, ReminderChannel.WEBHOOK)]
+    )
+    assert ReminderLog.objects.count() == 13
+    linked = {log.pk: set(log.action_items.values_list("pk", flat=True)) for log in logs.values()}
+    for owner_id, owned in items.items():
+        digest = ReminderLog.objects.get(kind=ReminderKind.DIGEST, recipient_id=owner_id)
+        assert linked[digest.pk] == owned
+        assert ReminderLog.objects.get(kind=ReminderKind.COE_OVERDUE, recipient_id=owner_id).coe.owner_id == owner_id
+    escalated = set(ActionItem.objects.filter(due_date=days(-10)).values_list("pk", flat=True))
+    for log in logs.values():
+        if log.kind == ReminderKind.ESCALATION:
+            assert linked[log.pk] == escalated  # five links, split over two batches
+    webhook = ReminderLog.objects.get(channel=ReminderChannel.WEBHOOK)
+    assert linked[webhook.pk] == set().union(*items.values())  # every member's item is due or overdue
+    assert reminders.sweep().claimed == []
+
+
+def test_sweep_builds_no_model_instance_per_item(workload, monkeypatch):
+    workload(3)
+    built = Counter()
+    real_init = Model.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built[self._meta.label] += 1
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "__init__", counting_init)
+    result = reminders.sweep()
+    monkeypatch.undo()
+
+    assert len(result.claimed) == 9
+    # Items, incidents, COEs and users are read as columns; only the claim
+    # rows and their links (a chunk at a time) are model instances.
+    assert set(built) == {"incidents.ReminderLog", "incidents.ReminderLog_action_items"}
+    assert built["incidents.ReminderLog"] == 9
+
+
+def test_claim_taken_by_another_sweep_is_neither_returned_nor_linked(seeded):
+    ann = seeded["users"]["ann"]
+    theirs = ReminderLog.objects.create(
+        kind=ReminderKind.DIGEST,
+        period=TODAY.isoformat(),
+        channel=ReminderChannel.EMAIL,
+        recipient=ann,
+        claim_key=f"digest:{TODAY.isoformat()}:email:user={ann.pk}",
+        state=ReminderState.SENDING,
+        sending_since=timezone.now(),
+    )
+
+    result = reminders.sweep()
+
+    assert theirs.pk not in result.to_deliver
+    assert len(result.claimed) == 4
+    assert not theirs.action_items.exists()
+    assert ReminderLog.objects.count() == 5
+
+
+def test_sweep_visibility_agrees_with_incident_visible_to(db, restricted_incident, reviewer, outsider):
+    root = UserFactory(username="root", is_superuser=True)
+    outsiders_own = IncidentFactory(owner=outsider, restricted=True, access_group=GroupFactory(name="elsewhere"))
+    public = IncidentFactory()
+    users = (reviewer, outsider, root)
+    people = reminders._people(get_user_model().objects.filter(pk__in=[u.pk for u in users]))
+
+    seen = []
+    for user in users:
+        for incident in (restricted_incident, outsiders_own, public):
+            expected = Incident.objects.visible_to(user).filter(pk=incident.pk).exists()
+            assert people[user.pk].may_see(incident.restricted, incident.owner_id, incident.access_group_id) is expected
+            seen.append(expected)
+    assert seen.count(False) == 2  # the outsider and the reviewer each miss one restricted incident
