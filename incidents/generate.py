@@ -335,16 +335,16 @@ class _Table:
     def __init__(self, model: type[models.Model], attnames: list[str]):
         self.model = model
         self.name = model._meta.db_table
-        by_attname = {f.attname: f for f in model._meta.concrete_fields}
+        # Generated columns (the search vectors) are the database's to fill.
+        writable = [f for f in model._meta.concrete_fields if not f.generated]
+        by_attname = {f.attname: f for f in writable}
         unknown = [name for name in attnames if name not in by_attname]
         if unknown:
             raise ValueError(f"{self.name} has no columns {unknown}")
         # Columns the generator does not set take their model default, so a
         # field added later does not break the generator.
-        self.defaults = tuple(
-            f.get_default() for f in model._meta.concrete_fields if f.attname not in attnames and not f.primary_key
-        )
-        rest = [f for f in model._meta.concrete_fields if f.attname not in attnames and not f.primary_key]
+        self.defaults = tuple(f.get_default() for f in writable if f.attname not in attnames and not f.primary_key)
+        rest = [f for f in writable if f.attname not in attnames and not f.primary_key]
         self.fields = [by_attname[name] for name in attnames] + rest
         self.columns = [f.column for f in self.fields]
         self.json_positions = [i for i, f in enumerate(self.fields) if isinstance(f, models.JSONField)]
@@ -1052,9 +1052,9 @@ def generate(
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             for table in tables.values():
-                # Naming the columns leaves out the statistics of expression indexes (the search
-                # indexes' tsvectors, costly to sample): autovacuum's next ANALYZE adds those.
-                columns = ", ".join(quote(f.column) for f in table.model._meta.concrete_fields)
+                # Naming the columns leaves out the stored search vectors (costly to sample, and
+                # their GIN indexes need no statistics for these plans): autovacuum's next ANALYZE adds them.
+                columns = ", ".join(quote(f.column) for f in table.model._meta.concrete_fields if not f.generated)
                 cursor.execute(f"ANALYZE {quote(table.name)} ({columns})")
     result.rows = {name: t.written for name, t in tables.items()}
     result.seconds = time.monotonic() - began

@@ -22,10 +22,14 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    Max,
     OuterRef,
     Q,
     QuerySet,
+    ValueRange,
     When,
+    Window,
+    WindowFrameExclusion,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -170,15 +174,27 @@ def autonomy_level_incidents(incidents: QuerySet[Incident], level: str) -> Query
     return incidents.filter(Exists(AIInvolvement.objects.filter(incident=OuterRef("pk"), autonomy_level=level)))
 
 
-def ai_involvement(incidents: QuerySet[Incident]) -> dict:
-    total = incidents.count()
-    involvements = AIInvolvement.objects.filter(incident__in=incidents)
-    with_ai = involvements.values("incident_id").distinct().count()
-    by_level = dict(
-        involvements.order_by().values_list("autonomy_level").annotate(n=Count("incident_id", distinct=True))
+def ai_involvement(incidents: QuerySet[Incident], *, by_cause: list[dict]) -> dict:
+    """AI involvement figures; the incident total and access-control count are read from `by_cause`."""
+    total = sum(row["count"] for row in by_cause)
+    access_control = next((row["count"] for row in by_cause if row["cause"] == PrimaryCause.ACCESS_CONTROL), 0)
+    gate_failed_q = Q(gate_present=TriState.NO) | Q(gate_bypassed=TriState.YES)
+    levels = [*AutonomyLevel.values, ""]
+    # One pass over the (few) involvement rows: distinct incidents overall, per level and with a failed gate.
+    row = (
+        AIInvolvement.objects.filter(incident__in=incidents)
+        .order_by()
+        .aggregate(
+            with_ai=Count("incident_id", distinct=True),
+            gate_failed=Count("incident_id", distinct=True, filter=gate_failed_q),
+            **{
+                f"level_{i}": Count("incident_id", distinct=True, filter=Q(autonomy_level=level))
+                for i, level in enumerate(levels)
+            },
+        )
     )
-    gate_failed = gate_failed_incidents(incidents).count()
-    access_control = incidents.filter(primary_cause=PrimaryCause.ACCESS_CONTROL).count()
+    with_ai, gate_failed = row["with_ai"], row["gate_failed"]
+    by_level = {level: row[f"level_{i}"] for i, level in enumerate(levels)}
     return {
         "incidents": total,
         "with_ai": with_ai,
@@ -222,28 +238,51 @@ def durations_by_month(incidents: QuerySet[Incident]) -> list[dict]:
     """Median and p90 of time to detect, mitigate and resolve, per month, in seconds."""
     measures = DURATION_FIELDS
     base = incidents.order_by().annotate(month=TruncMonth("started_at"))
-    result: dict[str, dict] = {}
-    for name, end_field in measures.items():
-        measured = _measured(base, name)
-        if connection.vendor == "postgresql":
-            seconds = Func(_seconds_expr(end_field), function="EXTRACT", template="EXTRACT(EPOCH FROM %(expressions)s)")
-            rows = measured.values("month").annotate(
-                n=Count("id"), p50=PercentileCont(seconds, 0.5), p90=PercentileCont(seconds, 0.9)
+    stats: dict[str, dict] = {}
+    if connection.vendor == "postgresql":
+        # One grouped pass for all three: each measure's seconds are NULL where it is not known
+        # (or ends before the start), and COUNT and percentile_cont skip NULLs.
+        aggregates = {}
+        for name, end_field in measures.items():
+            known = Q(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
+            seconds = Case(
+                When(
+                    known,
+                    then=Func(
+                        _seconds_expr(end_field),
+                        template="EXTRACT(EPOCH FROM %(expressions)s)",
+                        output_field=FloatField(),
+                    ),
+                ),
+                default=None,
+                output_field=FloatField(),
             )
-            stats = {r["month"]: (r["n"], r["p50"], r["p90"]) for r in rows}
-        else:
-            # SQLite has no percentile aggregate; the embedded default holds
-            # demo-sized data, so the values are ranked here instead.
+            aggregates[f"{name}_n"] = Count("id", filter=known)
+            aggregates[f"{name}_p50"] = PercentileCont(seconds, 0.5)
+            aggregates[f"{name}_p90"] = PercentileCont(seconds, 0.9)
+        for row in base.values("month").annotate(**aggregates):
+            key = row["month"].strftime("%Y-%m")
+            for name in measures:
+                if row[f"{name}_n"]:
+                    stats.setdefault(key, {})[name] = (row[f"{name}_n"], row[f"{name}_p50"], row[f"{name}_p90"])
+    else:
+        # SQLite has no percentile aggregate; the embedded default holds
+        # demo-sized data, so the values are ranked here instead.
+        for name, end_field in measures.items():
             values: dict = {}
-            for month, start, end in measured.values_list("month", "started_at", end_field):
-                values.setdefault(month, []).append((end - start).total_seconds())
-            stats = {m: (len(v), _quantile(v, 0.5), _quantile(v, 0.9)) for m, v in values.items()}
-        for month, (n, p50, p90) in stats.items():
-            key = month.strftime("%Y-%m")
-            bucket = result.setdefault(key, {"month": key})
-            bucket[name] = {"count": n, "median_seconds": _round(p50), "p90_seconds": _round(p90)}
+            for month, start, end in _measured(base, name).values_list("month", "started_at", end_field):
+                values.setdefault(month.strftime("%Y-%m"), []).append((end - start).total_seconds())
+            for key, v in values.items():
+                stats.setdefault(key, {})[name] = (len(v), _quantile(v, 0.5), _quantile(v, 0.9))
     empty = {"count": 0, "median_seconds": None, "p90_seconds": None}
-    return [{"month": k, **{m: result[k].get(m, empty) for m in measures}} for k in sorted(result)]
+    result = []
+    for key in sorted(stats):
+        row = {"month": key}
+        for name in measures:
+            n, p50, p90 = stats[key].get(name, (0, None, None))
+            row[name] = {"count": n, "median_seconds": _round(p50), "p90_seconds": _round(p90)} if n else empty
+        result.append(row)
+    return result
 
 
 def _round(value):
@@ -361,9 +400,16 @@ def action_item_incidents(
 def action_items(incidents: QuerySet[Incident], *, period: Period, today: date | None = None) -> dict:
     today = today or timezone.localdate()
     items = ActionItem.objects.filter(incident__in=incidents)
+    points = _burn_down_points(period=period, today=today)
+    # The state counts and the burn-down's points are conditional counts over the same rows: one pass.
     counts = items.aggregate(
-        total=Count("id"), **{state: Count("id", filter=_action_state(state, today)) for state in ACTION_STATES}
+        total=Count("id"),
+        **{state: Count("id", filter=_action_state(state, today)) for state in ACTION_STATES},
+        **{f"p{i}": Count("id", filter=_open_at(start_of_day(point))) for i, point in enumerate(points)},
     )
+    burn_down = [
+        {"date": (point - timedelta(days=1)).isoformat(), "open": counts.pop(f"p{i}")} for i, point in enumerate(points)
+    ]
     oldest = [
         {
             "id": item.pk,
@@ -375,11 +421,11 @@ def action_items(incidents: QuerySet[Incident], *, period: Period, today: date |
         }
         for item in items.overdue(today).select_related("incident", "owner").order_by("due_date", "id")[:10]
     ]
-    return {**counts, "oldest_overdue": oldest, "burn_down": _burn_down(items, period=period, today=today)}
+    return {**counts, "oldest_overdue": oldest, "burn_down": burn_down}
 
 
-def _burn_down(items: QuerySet[ActionItem], *, period: Period, today: date) -> list[dict]:
-    """Open items at the end of each month of the period (the last point is today), in one query."""
+def _burn_down_points(*, period: Period, today: date) -> list[date]:
+    """The burn-down's moments: the end of each month of the period (the last is today), at most 24."""
     end = min(period.end or today + timedelta(days=1), today + timedelta(days=1))
     start = period.start or (end - timedelta(days=365))
     points: list[date] = []
@@ -388,12 +434,7 @@ def _burn_down(items: QuerySet[ActionItem], *, period: Period, today: date) -> l
         nxt = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
         points.append(min(nxt, end))
         cursor = nxt
-    points = points[-24:]
-    if not points:
-        return []
-    aggregates = {f"p{i}": Count("id", filter=_open_at(start_of_day(point))) for i, point in enumerate(points)}
-    row = items.aggregate(**aggregates)
-    return [{"date": (p - timedelta(days=1)).isoformat(), "open": row[f"p{i}"]} for i, p in enumerate(points)]
+    return points[-24:]
 
 
 def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
@@ -408,15 +449,17 @@ def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident
 
 def attribution(incidents: QuerySet[Incident]) -> dict:
     by_status = dict(incidents.order_by().values_list("attribution_status").annotate(n=Count("id")))
-    differing = vendor_differs_incidents(incidents)
+    differing = vendor_differs_incidents(incidents).annotate(total=Window(Count("*")))
+    rows = list(differing.order_by("-started_at").values("key", "title", "adopted_cause", "total")[:50])
+    total = rows[0]["total"] if rows else 0
+    for row in rows:
+        del row["total"]
     return {
         "by_status": [
             {"status": s.value, "label": s.label, "incidents": by_status.get(s.value, 0)} for s in AttributionStatus
         ],
-        "adopted_differs_from_vendor": differing.count(),
-        "adopted_differs_from_vendor_incidents": list(
-            differing.order_by("-started_at").values("key", "title", "adopted_cause")[:50]
-        ),
+        "adopted_differs_from_vendor": total,
+        "adopted_differs_from_vendor_incidents": rows,
     }
 
 
@@ -425,26 +468,36 @@ def repeat_incidents(incidents: QuerySet[Incident], among: QuerySet[Incident] | 
 
     `among` is what the user may see, not only the chosen period: an
     incident early in the period still repeats one from just before it.
+    One pass over the service links: a window over each (service, cause)
+    in time order gives every link the latest strictly earlier start
+    (EXCLUDE GROUP leaves out the link itself and any at the same moment),
+    instead of a correlated look-back per incident.
     """
     among = incidents if among is None else among
-    through = Incident.services.through
-    earlier = through.objects.filter(
-        service_id=OuterRef("service_id"),
-        incident__primary_cause=OuterRef("incident__primary_cause"),
-        incident__started_at__lt=OuterRef("incident__started_at"),
-        incident__started_at__gte=OuterRef("incident__started_at") - REPEAT_WINDOW,
-        incident_id__in=among.values("pk"),
-    ).exclude(incident__primary_cause=PrimaryCause.UNDETERMINED)
-    repeat_ids = through.objects.filter(incident_id__in=incidents.values("pk")).filter(Exists(earlier))
-    return incidents.filter(pk__in=repeat_ids.values("incident_id"))
+    previous = Window(
+        Max("incident__started_at"),
+        partition_by=[F("service_id"), F("incident__primary_cause")],
+        order_by=F("incident__started_at").asc(),
+        frame=ValueRange(start=None, end=0, exclusion=WindowFrameExclusion.GROUP),
+    )
+    repeating = (
+        Incident.services.through.objects.filter(incident_id__in=among.values("pk"))
+        .exclude(incident__primary_cause=PrimaryCause.UNDETERMINED)
+        .annotate(previous=previous)
+        .filter(previous__gte=F("incident__started_at") - REPEAT_WINDOW)
+    )
+    return incidents.filter(pk__in=repeating.values("incident_id"))
 
 
 def repeats(incidents: QuerySet[Incident], *, among: QuerySet[Incident] | None = None) -> dict:
-    found = repeat_incidents(incidents, among)
-    rows = list(found.order_by("-started_at").values("key", "title", "primary_cause", "started_at")[:50])
+    # The count rides along on each listed row (COUNT(*) OVER ()), so the repeats are found once.
+    found = repeat_incidents(incidents, among).annotate(total=Window(Count("*")))
+    rows = list(found.order_by("-started_at").values("key", "title", "primary_cause", "started_at", "total")[:50])
+    total = rows[0]["total"] if rows else 0
     for row in rows:
         row["started_at"] = row["started_at"].isoformat()
-    return {"count": found.count(), "incidents": rows}
+        del row["total"]
+    return {"count": total, "incidents": rows}
 
 
 def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySet[Incident]:
@@ -463,15 +516,17 @@ def controls(incidents: QuerySet[Incident]) -> list[dict]:
 
 def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
     incidents = scope.incidents(user)
+    by_cause = incidents_by_cause(incidents)
     return {
         "period": {
             "start": scope.period.start.isoformat() if scope.period.start else None,
             "end": scope.period.end.isoformat() if scope.period.end else None,
         },
-        "incidents_total": incidents.count(),
+        # Every incident has exactly one cause, so the causes' counts add up to the total.
+        "incidents_total": sum(row["count"] for row in by_cause),
         "incidents_by_month": incidents_by_month(incidents),
-        "incidents_by_cause": incidents_by_cause(incidents),
-        "ai": ai_involvement(incidents),
+        "incidents_by_cause": by_cause,
+        "ai": ai_involvement(incidents, by_cause=by_cause),
         "durations_by_month": durations_by_month(incidents),
         "coe_timeliness": coe_timeliness(incidents),
         "action_items": action_items(incidents, period=scope.period, today=today),

@@ -4,10 +4,11 @@ One entry point, `search(user, text, filters)`, with two backends behind it:
 
 - PostgreSQL: full-text search. Each incident's own text is weighted (title A,
   summary B, impact and trigger C); COE sections, timeline events and action
-  items are weight C. The matching incident ids are a UNION of one indexed
-  search per table (the GIN expression indexes of migration 0005 match the
-  vectors below exactly), ranked with ts_rank and summed per incident;
-  snippets come from ts_headline.
+  items are weight C. Each table stores its tsvector in a generated column
+  with a GIN index (models/fulltext.py, migration 0007). The matching
+  incident ids are a UNION of one indexed search per table, ranked with
+  ts_rank over the stored vectors and summed per incident; snippets come
+  from ts_headline.
 - SQLite (the embedded default): every word must appear somewhere
   (icontains), and incidents with the words in the title rank first, then
   the summary, then the rest; snippets are cut in Python.
@@ -27,7 +28,6 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
-    SearchVector,
     SearchVectorExact,
 )
 from django.core.paginator import Page, Paginator
@@ -55,9 +55,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .models import ActionItem, AIInvolvement, CoeDocument, Incident, TimelineEvent
 from .models.coe import SECTION_KEYS, SECTIONS_BY_KEY
+from .models.fulltext import CONFIG
 from .models.vocab import IncidentStatus, PrimaryCause, Severity
 
-CONFIG = "english"
 MAX_WORDS = 8
 PAGE_SIZE = 20
 HITS_PER_KIND = 3
@@ -66,27 +66,8 @@ HITS_PER_KIND = 3
 START, STOP = "\ue000", "\ue001"
 
 
-# The vectors. Migration 0005 builds its GIN indexes from copies of these
-# expressions: change one and the other together (tests/test_search.py checks
-# that PostgreSQL's plan uses the index).
-def incident_vector() -> SearchVector:
-    return (
-        SearchVector("title", weight="A", config=CONFIG)
-        + SearchVector("summary", weight="B", config=CONFIG)
-        + SearchVector("customer_impact", "trigger_text", weight="C", config=CONFIG)
-    )
-
-
-def coe_vector() -> SearchVector:
-    return SearchVector(*SECTION_KEYS, weight="C", config=CONFIG)
-
-
-def timeline_vector() -> SearchVector:
-    return SearchVector("description", weight="C", config=CONFIG)
-
-
-def action_vector() -> SearchVector:
-    return SearchVector("title", "description", weight="C", config=CONFIG)
+# Every searched table stores its tsvector (models/fulltext.py) in `search_vector`, GIN-indexed.
+VECTOR = F("search_vector")
 
 
 def is_postgres() -> bool:
@@ -186,14 +167,13 @@ def _pg_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
     # One indexed search per table; the union is the set of matching incidents.
     ids = (
         Incident.objects.order_by()
-        .alias(v=incident_vector())
         # Keys are upper case: an exact match can use the key's unique index beside the GIN one.
-        .filter(Q(v=query) | Q(key=text.strip().upper()))
+        .filter(Q(search_vector=query) | Q(key=text.strip().upper()))
         .values("pk")
         .union(
-            CoeDocument.objects.order_by().alias(v=coe_vector()).filter(v=query).values("incident_id"),
-            TimelineEvent.objects.order_by().alias(v=timeline_vector()).filter(v=query).values("incident_id"),
-            ActionItem.objects.order_by().alias(v=action_vector()).filter(v=query).values("incident_id"),
+            CoeDocument.objects.order_by().filter(search_vector=query).values("incident_id"),
+            TimelineEvent.objects.order_by().filter(search_vector=query).values("incident_id"),
+            ActionItem.objects.order_by().filter(search_vector=query).values("incident_id"),
         )
     )
     return incidents.filter(pk__in=ids)
@@ -202,20 +182,18 @@ def _pg_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
 def _pg_ranked(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
     query = _pg_query(text)
 
-    def best(model, vector) -> Coalesce:
+    def best(model) -> Coalesce:
+        # The best-ranked matching row of the incident's (rows found by the incident_id index).
         ranks = (
-            model.objects.filter(incident=OuterRef("pk"))
-            .annotate(r=SearchRank(vector, query))
+            model.objects.filter(incident=OuterRef("pk"), search_vector=query)
+            .annotate(r=SearchRank(VECTOR, query))
             .order_by("-r")
             .values("r")[:1]
         )
         return Coalesce(Subquery(ranks, output_field=FloatField()), Value(0.0))
 
     return incidents.annotate(
-        rank=SearchRank(incident_vector(), query)
-        + best(CoeDocument, coe_vector())
-        + best(TimelineEvent, timeline_vector())
-        + best(ActionItem, action_vector()),
+        rank=SearchRank(VECTOR, query) + best(CoeDocument) + best(TimelineEvent) + best(ActionItem),
         title_html=SearchHeadline("title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True),
         summary_html=SearchHeadline(
             "summary",
@@ -362,8 +340,7 @@ def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
 
     coes = (
         CoeDocument.objects.filter(incident_id__in=keys)
-        .alias(v=coe_vector())
-        .filter(v=query)
+        .filter(search_vector=query)
         .annotate(**{f"h_{key}": headline(key) for key in SECTION_KEYS})
         .values("incident_id", *(f"h_{key}" for key in SECTION_KEYS))
     )
@@ -376,9 +353,8 @@ def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
                 )
     events = (
         TimelineEvent.objects.filter(incident_id__in=keys)
-        .alias(v=timeline_vector())
-        .filter(v=query)
-        .annotate(h=headline("description"), r=SearchRank(timeline_vector(), query))
+        .filter(search_vector=query)
+        .annotate(h=headline("description"), r=SearchRank(VECTOR, query))
         .order_by("incident_id", "-r", "occurred_at")
         .values("incident_id", "kind", "occurred_at", "h")
     )
@@ -394,9 +370,8 @@ def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
         )
     items = (
         ActionItem.objects.filter(incident_id__in=keys)
-        .alias(v=action_vector())
-        .filter(v=query)
-        .annotate(ht=headline("title"), hd=headline("description"), r=SearchRank(action_vector(), query))
+        .filter(search_vector=query)
+        .annotate(ht=headline("title"), hd=headline("description"), r=SearchRank(VECTOR, query))
         .order_by("incident_id", "-r", "id")
         .values("incident_id", "id", "title", "ht", "hd")
     )
@@ -564,7 +539,7 @@ def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -
         parts.append(Incident.objects.filter(primary_cause=cause).values("pk"))
     if words and is_postgres():
         any_word = SearchQuery(" or ".join(words), search_type="websearch", config=CONFIG)
-        parts.append(Incident.objects.alias(v=incident_vector()).filter(v=any_word).values("pk"))
+        parts.append(Incident.objects.filter(search_vector=any_word).values("pk"))
     elif words:
         any_word = Q()
         for word in words:
@@ -578,7 +553,7 @@ def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -
     shared_words = Value(0)
     for word in words:
         if is_postgres():
-            condition = SearchVectorExact(incident_vector(), SearchQuery(word, search_type="plain", config=CONFIG))
+            condition = SearchVectorExact(VECTOR, SearchQuery(word, search_type="plain", config=CONFIG))
         else:
             condition = (
                 Q(title__icontains=word)

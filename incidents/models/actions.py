@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .fulltext import action_vector, stored_vector
 from .vocab import (
     ACTION_STATUSES_CLOSED,
     ACTION_STATUSES_OPEN,
@@ -61,6 +62,7 @@ class ActionItem(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    search_vector = stored_vector(action_vector())
 
     objects = ActionItemQuerySet.as_manager()
 

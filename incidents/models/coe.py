@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from .fulltext import coe_vector, stored_vector
 from .vocab import CoeStatus
 
 
@@ -160,6 +161,7 @@ class CoeDocument(CoeDocumentBase):
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    search_vector = stored_vector(coe_vector())
 
     objects = CoeDocumentQuerySet.as_manager()
 

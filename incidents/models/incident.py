@@ -12,6 +12,7 @@ from django.db.models import Max, Q
 from django.db.models.functions import Cast, Substr
 from django.urls import reverse
 
+from .fulltext import incident_vector, stored_vector, timeline_vector
 from .vocab import (
     ActorKind,
     AttributionStatus,
@@ -132,6 +133,7 @@ class Incident(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    search_vector = stored_vector(incident_vector())
 
     objects = IncidentQuerySet.as_manager()
 
@@ -302,6 +304,7 @@ class TimelineEvent(models.Model):
         blank=True,
         help_text="Events with the same moment are one happening as told by different sources.",
     )
+    search_vector = stored_vector(timeline_vector())
 
     class Meta:
         ordering = ["incident", "occurred_at", "id"]
