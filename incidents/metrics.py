@@ -22,14 +22,12 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     ValueRange,
     When,
     Window,
-    WindowFrameExclusion,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -463,29 +461,44 @@ def attribution(incidents: QuerySet[Incident]) -> dict:
     }
 
 
+class _LookBack(ValueRange):
+    """RANGE BETWEEN INTERVAL '<REPEAT_WINDOW>' PRECEDING AND CURRENT ROW (PostgreSQL; Django's ranges take numbers)."""
+
+    def window_frame_start_end(self, connection, start, end):
+        return f"INTERVAL '{int(REPEAT_WINDOW.total_seconds())} seconds' PRECEDING", "CURRENT ROW"
+
+
 def repeat_incidents(incidents: QuerySet[Incident], among: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
     """Incidents with an earlier one (from `among`) on the same service and cause within 90 days.
 
     `among` is what the user may see, not only the chosen period: an
     incident early in the period still repeats one from just before it.
-    One pass over the service links: a window over each (service, cause)
-    in time order gives every link the latest strictly earlier start
-    (EXCLUDE GROUP leaves out the link itself and any at the same moment),
-    instead of a correlated look-back per incident.
     """
     among = incidents if among is None else among
-    previous = Window(
-        Max("incident__started_at"),
-        partition_by=[F("service_id"), F("incident__primary_cause")],
-        order_by=F("incident__started_at").asc(),
-        frame=ValueRange(start=None, end=0, exclusion=WindowFrameExclusion.GROUP),
+    through = Incident.services.through
+    links = through.objects.filter(incident_id__in=among.values("pk")).exclude(
+        incident__primary_cause=PrimaryCause.UNDETERMINED
     )
-    repeating = (
-        Incident.services.through.objects.filter(incident_id__in=among.values("pk"))
-        .exclude(incident__primary_cause=PrimaryCause.UNDETERMINED)
-        .annotate(previous=previous)
-        .filter(previous__gte=F("incident__started_at") - REPEAT_WINDOW)
-    )
+    if connection.vendor == "postgresql":
+        # One sorted pass over the links instead of a look-back per link: in each (service, cause)
+        # in time order, the links of the last 90 days up to this moment, less those at this very
+        # moment (the link itself and any simultaneous one), are the strictly earlier ones.
+        partition = [F("service_id"), F("incident__primary_cause")]
+        repeating = links.annotate(
+            up_to_now=Window(
+                Count("*"), partition_by=partition, order_by=F("incident__started_at").asc(), frame=_LookBack()
+            ),
+            at_this_moment=Window(Count("*"), partition_by=[*partition, F("incident__started_at")]),
+        ).filter(up_to_now__gt=F("at_this_moment"))
+    else:
+        earlier = through.objects.filter(
+            service_id=OuterRef("service_id"),
+            incident__primary_cause=OuterRef("incident__primary_cause"),
+            incident__started_at__lt=OuterRef("incident__started_at"),
+            incident__started_at__gte=OuterRef("incident__started_at") - REPEAT_WINDOW,
+            incident_id__in=among.values("pk"),
+        )
+        repeating = links.filter(Exists(earlier))
     return incidents.filter(pk__in=repeating.values("incident_id"))
 
 

@@ -318,6 +318,29 @@ class TestFigures:
         late_october = Scope(period=Period(date(2025, 10, 15), date(2026, 1, 1)))
         assert [r["key"] for r in figures(outsider, late_october)["repeats"]["incidents"]] == [world.b.key]
 
+    def test_repeat_window_edges_and_simultaneous_starts(self, outsider):
+        """Within 90 days means up to exactly 90 days; a start at the same instant is not an earlier one."""
+        svc = ServiceFactory(name="edges")
+
+        def make(started):
+            return incident(
+                started,
+                ttd=timedelta(0),
+                ttm=timedelta(0),
+                ttr=timedelta(0),
+                services=[svc],
+                primary_cause="capacity_overload",
+            )
+
+        first = make(at(1, 1, 2024))
+        exactly = make(at(1, 1, 2024) + metrics.REPEAT_WINDOW)
+        twin_a = make(at(9, 1, 2024))
+        twin_b = make(at(9, 1, 2024))
+        late = make(at(9, 1, 2024) + metrics.REPEAT_WINDOW + timedelta(seconds=1))
+        found = set(metrics.repeat_incidents(metrics.Scope().incidents(outsider)).values_list("key", flat=True))
+        assert exactly.key in found
+        assert not {first.key, twin_a.key, twin_b.key, late.key} & found
+
     def test_controls(self, world, outsider, leader):
         assert [(c["name"], c["status"], c["disputed"], c["incidents"]) for c in figures(outsider)["controls"]] == [
             ("Agent approval gate", "proposed", True, 1),
