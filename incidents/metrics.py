@@ -468,17 +468,26 @@ class _LookBack(ValueRange):
         return f"INTERVAL '{int(REPEAT_WINDOW.total_seconds())} seconds' PRECEDING", "CURRENT ROW"
 
 
-def repeat_incidents(incidents: QuerySet[Incident], among: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
+def repeat_incidents(
+    incidents: QuerySet[Incident], among: QuerySet[Incident] | None = None, *, period: Period | None = None
+) -> QuerySet[Incident]:
     """Incidents with an earlier one (from `among`) on the same service and cause within 90 days.
 
     `among` is what the user may see, not only the chosen period: an
     incident early in the period still repeats one from just before it.
+    With the `incidents`' period given, only links from 90 days before its
+    start to its end are read.
     """
     among = incidents if among is None else among
     through = Incident.services.through
     links = through.objects.filter(incident_id__in=among.values("pk")).exclude(
         incident__primary_cause=PrimaryCause.UNDETERMINED
     )
+    start, end = period.bounds() if period else (None, None)
+    if start:
+        links = links.filter(incident__started_at__gte=start - REPEAT_WINDOW)
+    if end:
+        links = links.filter(incident__started_at__lt=end)
     if connection.vendor == "postgresql":
         # One sorted pass over the links instead of a look-back per link: in each (service, cause)
         # in time order, the links of the last 90 days up to this moment, less those at this very
@@ -502,9 +511,11 @@ def repeat_incidents(incidents: QuerySet[Incident], among: QuerySet[Incident] | 
     return incidents.filter(pk__in=repeating.values("incident_id"))
 
 
-def repeats(incidents: QuerySet[Incident], *, among: QuerySet[Incident] | None = None) -> dict:
+def repeats(
+    incidents: QuerySet[Incident], *, among: QuerySet[Incident] | None = None, period: Period | None = None
+) -> dict:
     # The count rides along on each listed row (COUNT(*) OVER ()), so the repeats are found once.
-    found = repeat_incidents(incidents, among).annotate(total=Window(Count("*")))
+    found = repeat_incidents(incidents, among, period=period).annotate(total=Window(Count("*")))
     rows = list(found.order_by("-started_at").values("key", "title", "primary_cause", "started_at", "total")[:50])
     total = rows[0]["total"] if rows else 0
     for row in rows:
@@ -544,6 +555,6 @@ def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
         "coe_timeliness": coe_timeliness(incidents),
         "action_items": action_items(incidents, period=scope.period, today=today),
         "attribution": attribution(incidents),
-        "repeats": repeats(incidents, among=Incident.objects.visible_to(user)),
+        "repeats": repeats(incidents, among=Incident.objects.visible_to(user), period=scope.period),
         "controls": controls(incidents),
     }

@@ -50,6 +50,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractYear
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -474,14 +475,30 @@ def facets(incidents: QuerySet[Incident], selected: dict[str, str]) -> list[tupl
     return result
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count, which the caller already has."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
 def search(user, text: str, filters: dict[str, str] | None = None, *, page: int | str | None = 1) -> SearchResults:
     text = (text or "").strip()[:200]
     filters = filters or {}
     if not text:
         return SearchResults(text, filters, None, [], [])
     found = matching(user, text, filters)
+    facet_values = facets(found, filters)
     ranked = (_pg_ranked(found, text) if is_postgres() else _simple_ranked(found, text)).with_ai_flag()
-    page_obj = Paginator(ranked, PAGE_SIZE).get_page(page)
+    # Every incident has one cause, so the cause facet's counts add up to the number of matches:
+    # the paginator takes that instead of counting the matches once more.
+    total = sum(value.count for name, _label, values in facet_values if name == "primary_cause" for value in values)
+    page_obj = _CountedPaginator(ranked, PAGE_SIZE, count=total).get_page(page)
     incidents = list(page_obj.object_list)
     results = []
     if incidents:
@@ -496,7 +513,7 @@ def search(user, text: str, filters: dict[str, str] | None = None, *, page: int 
                 title = highlight(incident.title, words, width=None) or escape(incident.title)
                 snippet = highlight(incident.summary, words) or _plain(incident.summary)
             results.append(Result(incident, title, snippet, _trim(hits[incident.pk])))
-    return SearchResults(text, filters, page_obj, results, facets(found, filters))
+    return SearchResults(text, filters, page_obj, results, facet_values)
 
 
 # Similar past incidents, for the incident page.

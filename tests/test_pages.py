@@ -156,9 +156,11 @@ class TestDetail:
         # 4-15 prefetches: services, regions, tags, factors, figures (+source), timeline
         # (+source), AI involvements, their evidence, claims (+source), action items
         # (+owner, source), controls, sources; 16-17 the user's and groups' permissions;
-        # 18-19 similar past incidents (candidates, then the scored ones)
-        with django_assert_num_queries(19) as first:
-            client.get(incident.get_absolute_url())
+        # 18 similar past incidents, scored in one query
+        with django_assert_num_queries(18) as first:
+            response = client.get(incident.get_absolute_url())
+        # The page's title is the incident alone (the similar incidents once rendered into it too).
+        assert f"<title>{incident.key} {incident.title} · COE Tracker</title>" in response.content.decode()
         add_rows()
         add_rows()
         with django_assert_num_queries(len(first.captured_queries)):

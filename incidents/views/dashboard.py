@@ -1002,7 +1002,8 @@ def _subset(request, incidents, scope: Scope, today: date):
     if name == "vendor_differs":
         return metrics.vendor_differs_incidents(incidents), SUBSETS[name]
     if name == "repeats":
-        return metrics.repeat_incidents(incidents, Incident.objects.visible_to(request.user)), SUBSETS[name]
+        among = Incident.objects.visible_to(request.user)
+        return metrics.repeat_incidents(incidents, among, period=scope.period), SUBSETS[name]
     if name == "control" and value.isdigit():
         control = Control.objects.filter(pk=int(value)).first()
         if control is None:
