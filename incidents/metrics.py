@@ -127,36 +127,15 @@ def _quantile(values: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def incidents_by_month(incidents: QuerySet[Incident]) -> list[dict]:
-    rows = (
-        incidents.order_by()
-        .annotate(month=TruncMonth("started_at"))
-        .values("month", "severity")
-        .annotate(n=Count("id"))
-        .order_by("month")
-    )
-    months: dict[str, dict] = {}
-    for row in rows:
-        key = row["month"].strftime("%Y-%m")
-        bucket = months.setdefault(key, {"month": key, **dict.fromkeys(Severity.values, 0), "total": 0})
-        bucket[row["severity"]] += row["n"]
-        bucket["total"] += row["n"]
-    return list(months.values())
-
-
-def incidents_by_cause(incidents: QuerySet[Incident]) -> list[dict]:
-    rows = (
-        incidents.order_by()
-        .with_ai_flag()
-        .values("primary_cause")
-        .annotate(n=Count("id"), with_ai=Count("id", filter=Q(has_ai=True)))
-        .order_by("-n", "primary_cause")
-    )
+def _by_cause(row: dict, ai: dict) -> list[dict]:
+    """Incidents per cause (whole_set's `row`) and how many of them had an agent (ai_counts' `ai`)."""
     labels = dict(PrimaryCause.choices)
-    return [
-        {"cause": r["primary_cause"], "label": labels[r["primary_cause"]], "count": r["n"], "with_ai": r["with_ai"]}
-        for r in rows
+    causes = [
+        {"cause": cause, "label": labels[cause], "count": row[f"cause_{i}"], "with_ai": ai[f"cause_{i}"]}
+        for i, cause in enumerate(PrimaryCause.values)
+        if row[f"cause_{i}"]
     ]
+    return sorted(causes, key=lambda c: (-c["count"], c["cause"]))
 
 
 def gate_failed_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
@@ -172,14 +151,13 @@ def autonomy_level_incidents(incidents: QuerySet[Incident], level: str) -> Query
     return incidents.filter(Exists(AIInvolvement.objects.filter(incident=OuterRef("pk"), autonomy_level=level)))
 
 
-def ai_involvement(incidents: QuerySet[Incident], *, by_cause: list[dict]) -> dict:
-    """AI involvement figures; the incident total and access-control count are read from `by_cause`."""
-    total = sum(row["count"] for row in by_cause)
-    access_control = next((row["count"] for row in by_cause if row["cause"] == PrimaryCause.ACCESS_CONTROL), 0)
+LEVELS = [*AutonomyLevel.values, ""]
+
+
+def ai_counts(incidents: QuerySet[Incident]) -> dict:
+    """One pass over the (few) involvement rows: distinct incidents overall, per level, per cause, failed gate."""
     gate_failed_q = Q(gate_present=TriState.NO) | Q(gate_bypassed=TriState.YES)
-    levels = [*AutonomyLevel.values, ""]
-    # One pass over the (few) involvement rows: distinct incidents overall, per level and with a failed gate.
-    row = (
+    return (
         AIInvolvement.objects.filter(incident__in=incidents)
         .order_by()
         .aggregate(
@@ -187,12 +165,22 @@ def ai_involvement(incidents: QuerySet[Incident], *, by_cause: list[dict]) -> di
             gate_failed=Count("incident_id", distinct=True, filter=gate_failed_q),
             **{
                 f"level_{i}": Count("incident_id", distinct=True, filter=Q(autonomy_level=level))
-                for i, level in enumerate(levels)
+                for i, level in enumerate(LEVELS)
+            },
+            **{
+                f"cause_{i}": Count("incident_id", distinct=True, filter=Q(incident__primary_cause=cause))
+                for i, cause in enumerate(PrimaryCause.values)
             },
         )
     )
+
+
+def ai_involvement(row: dict, *, by_cause: list[dict]) -> dict:
+    """AI involvement figures from ai_counts' `row`; the total and access-control count come from `by_cause`."""
+    total = sum(cause["count"] for cause in by_cause)
+    access_control = next((c["count"] for c in by_cause if c["cause"] == PrimaryCause.ACCESS_CONTROL), 0)
     with_ai, gate_failed = row["with_ai"], row["gate_failed"]
-    by_level = {level: row[f"level_{i}"] for i, level in enumerate(levels)}
+    by_level = {level: row[f"level_{i}"] for i, level in enumerate(LEVELS)}
     return {
         "incidents": total,
         "with_ai": with_ai,
@@ -232,16 +220,19 @@ def measured_incidents(incidents: QuerySet[Incident], measure: str, month: date)
     return _measured(in_month, measure)
 
 
-def durations_by_month(incidents: QuerySet[Incident]) -> list[dict]:
-    """Median and p90 of time to detect, mitigate and resolve, per month, in seconds."""
-    measures = DURATION_FIELDS
+def by_month(incidents: QuerySet[Incident]) -> tuple[list[dict], list[dict]]:
+    """Incidents per month by severity, and the months' time to detect, mitigate and resolve.
+
+    One grouped pass on PostgreSQL: severities are conditional counts, and each
+    measure's seconds are NULL where it is not known (or ends before the start),
+    which COUNT and percentile_cont skip. SQLite has no percentile aggregate;
+    the embedded default holds demo-sized data, so its durations are ranked here.
+    """
     base = incidents.order_by().annotate(month=TruncMonth("started_at"))
-    stats: dict[str, dict] = {}
-    if connection.vendor == "postgresql":
-        # One grouped pass for all three: each measure's seconds are NULL where it is not known
-        # (or ends before the start), and COUNT and percentile_cont skip NULLs.
-        aggregates = {}
-        for name, end_field in measures.items():
+    aggregates = {f"sev_{i}": Count("id", filter=Q(severity=sev)) for i, sev in enumerate(Severity.values)}
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        for name, end_field in DURATION_FIELDS.items():
             known = Q(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
             seconds = Case(
                 When(
@@ -258,29 +249,31 @@ def durations_by_month(incidents: QuerySet[Incident]) -> list[dict]:
             aggregates[f"{name}_n"] = Count("id", filter=known)
             aggregates[f"{name}_p50"] = PercentileCont(seconds, 0.5)
             aggregates[f"{name}_p90"] = PercentileCont(seconds, 0.9)
-        for row in base.values("month").annotate(**aggregates):
-            key = row["month"].strftime("%Y-%m")
-            for name in measures:
+    months, stats = [], {}
+    for row in base.values("month").annotate(**aggregates).order_by("month"):
+        key = row["month"].strftime("%Y-%m")
+        counts = {sev: row[f"sev_{i}"] for i, sev in enumerate(Severity.values)}
+        months.append({"month": key, **counts, "total": sum(counts.values())})
+        if postgres:
+            for name in DURATION_FIELDS:
                 if row[f"{name}_n"]:
                     stats.setdefault(key, {})[name] = (row[f"{name}_n"], row[f"{name}_p50"], row[f"{name}_p90"])
-    else:
-        # SQLite has no percentile aggregate; the embedded default holds
-        # demo-sized data, so the values are ranked here instead.
-        for name, end_field in measures.items():
+    if not postgres:
+        for name, end_field in DURATION_FIELDS.items():
             values: dict = {}
             for month, start, end in _measured(base, name).values_list("month", "started_at", end_field):
                 values.setdefault(month.strftime("%Y-%m"), []).append((end - start).total_seconds())
             for key, v in values.items():
                 stats.setdefault(key, {})[name] = (len(v), _quantile(v, 0.5), _quantile(v, 0.9))
     empty = {"count": 0, "median_seconds": None, "p90_seconds": None}
-    result = []
+    durations = []
     for key in sorted(stats):
         row = {"month": key}
-        for name in measures:
+        for name in DURATION_FIELDS:
             n, p50, p90 = stats[key].get(name, (0, None, None))
             row[name] = {"count": n, "median_seconds": _round(p50), "p90_seconds": _round(p90)} if n else empty
-        result.append(row)
-    return result
+        durations.append(row)
+    return months, durations
 
 
 def _round(value):
@@ -307,21 +300,31 @@ def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Inciden
     raise ValueError(f"Unknown COE state {state!r}")
 
 
-def coe_timeliness(incidents: QuerySet[Incident]) -> dict:
-    target_days = settings.COE_APPROVAL_TARGET_DAYS
-    target = timedelta(days=target_days)
-    resolved = incidents.order_by().filter(resolved_at__isnull=False)
-    counts = {
-        "approved": Count("id", filter=Q(coe__approved_at__isnull=False)),
-        "within": Count("id", filter=Q(coe__approved_at__lte=F("resolved_at") + target)),
-        "awaiting": Count("id", filter=Q(coe__approved_at__isnull=True)),
-    }
+def whole_set(incidents: QuerySet[Incident]) -> dict:
+    """One pass over the incidents for the figures that do not group by time.
+
+    Per cause, per attribution status,
+    and the COE timeliness of the resolved ones: conditional counts, and on
+    PostgreSQL the percentiles of days from resolution to approval (NULL, and
+    so skipped, where there is no approval).
+    """
+    target = timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
+    resolved = Q(resolved_at__isnull=False)
+    aggregates = {}
+    for i, cause in enumerate(PrimaryCause.values):
+        aggregates[f"cause_{i}"] = Count("id", filter=Q(primary_cause=cause))
+    for i, status in enumerate(AttributionStatus.values):
+        aggregates[f"status_{i}"] = Count("id", filter=Q(attribution_status=status))
+    aggregates.update(
+        coe_approved=Count("id", filter=resolved & Q(coe__approved_at__isnull=False)),
+        coe_within=Count("id", filter=resolved & Q(coe__approved_at__lte=F("resolved_at") + target)),
+        coe_awaiting=Count("id", filter=resolved & Q(coe__approved_at__isnull=True)),
+    )
     if connection.vendor == "postgresql":
-        # percentile_cont skips the NULLs of incidents without an approved COE.
         # (GREATEST ignores NULLs in PostgreSQL, so the CASE keeps them NULL.)
         seconds = Case(
             When(
-                coe__approved_at__isnull=False,
+                resolved & Q(coe__approved_at__isnull=False),
                 then=Func(
                     ExpressionWrapper(F("coe__approved_at") - F("resolved_at"), output_field=DurationField()),
                     template="GREATEST(EXTRACT(EPOCH FROM %(expressions)s), 0)",
@@ -331,23 +334,30 @@ def coe_timeliness(incidents: QuerySet[Incident]) -> dict:
             default=None,
             output_field=FloatField(),
         )
-        row = resolved.aggregate(**counts, p50=PercentileCont(seconds, 0.5), p90=PercentileCont(seconds, 0.9))
-        p50 = row["p50"] / 86400 if row["p50"] is not None else None
-        p90 = row["p90"] / 86400 if row["p90"] is not None else None
+        aggregates.update(coe_p50=PercentileCont(seconds, 0.5), coe_p90=PercentileCont(seconds, 0.9))
+    return incidents.order_by().aggregate(**aggregates)
+
+
+def coe_timeliness(incidents: QuerySet[Incident], row: dict) -> dict:
+    """COE timeliness from whole_set's `row` (on SQLite the days are ranked here, one more query)."""
+    if connection.vendor == "postgresql":
+        p50 = row["coe_p50"] / 86400 if row["coe_p50"] is not None else None
+        p90 = row["coe_p90"] / 86400 if row["coe_p90"] is not None else None
     else:
-        row = resolved.aggregate(**counts)
-        pairs = resolved.filter(coe__approved_at__isnull=False).values_list("coe__approved_at", "resolved_at")
+        pairs = incidents.filter(resolved_at__isnull=False, coe__approved_at__isnull=False).values_list(
+            "coe__approved_at", "resolved_at"
+        )
         days = [max(0.0, (a - r).total_seconds() / 86400) for a, r in pairs]
         p50, p90 = _quantile(days, 0.5), _quantile(days, 0.9)
-    approved = row["approved"]
+    approved = row["coe_approved"]
     return {
-        "target_days": target_days,
+        "target_days": settings.COE_APPROVAL_TARGET_DAYS,
         "approved": approved,
-        "approved_within_target": row["within"],
-        "awaiting_approval": row["awaiting"],
+        "approved_within_target": row["coe_within"],
+        "awaiting_approval": row["coe_awaiting"],
         "median_days_to_approval": round(p50, 1) if p50 is not None else None,
         "p90_days_to_approval": round(p90, 1) if p90 is not None else None,
-        "share_approved_within_target": round(row["within"] / approved, 4) if approved else None,
+        "share_approved_within_target": round(row["coe_within"] / approved, 4) if approved else None,
     }
 
 
@@ -445,8 +455,9 @@ def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident
     return incidents.exclude(adopted_cause="").filter(Exists(vendor_disagrees))
 
 
-def attribution(incidents: QuerySet[Incident]) -> dict:
-    by_status = dict(incidents.order_by().values_list("attribution_status").annotate(n=Count("id")))
+def attribution(incidents: QuerySet[Incident], row: dict) -> dict:
+    """Attribution figures; the counts per status come from whole_set's `row`."""
+    by_status = {status: row[f"status_{i}"] for i, status in enumerate(AttributionStatus.values)}
     differing = vendor_differs_incidents(incidents).annotate(total=Window(Count("*")))
     rows = list(differing.order_by("-started_at").values("key", "title", "adopted_cause", "total")[:50])
     total = rows[0]["total"] if rows else 0
@@ -540,21 +551,23 @@ def controls(incidents: QuerySet[Incident]) -> list[dict]:
 
 def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
     incidents = scope.incidents(user)
-    by_cause = incidents_by_cause(incidents)
+    row, ai = whole_set(incidents), ai_counts(incidents)
+    by_cause = _by_cause(row, ai)
+    months, durations = by_month(incidents)
     return {
         "period": {
             "start": scope.period.start.isoformat() if scope.period.start else None,
             "end": scope.period.end.isoformat() if scope.period.end else None,
         },
         # Every incident has exactly one cause, so the causes' counts add up to the total.
-        "incidents_total": sum(row["count"] for row in by_cause),
-        "incidents_by_month": incidents_by_month(incidents),
+        "incidents_total": sum(cause["count"] for cause in by_cause),
+        "incidents_by_month": months,
         "incidents_by_cause": by_cause,
-        "ai": ai_involvement(incidents, by_cause=by_cause),
-        "durations_by_month": durations_by_month(incidents),
-        "coe_timeliness": coe_timeliness(incidents),
+        "ai": ai_involvement(ai, by_cause=by_cause),
+        "durations_by_month": durations,
+        "coe_timeliness": coe_timeliness(incidents, row),
         "action_items": action_items(incidents, period=scope.period, today=today),
-        "attribution": attribution(incidents),
+        "attribution": attribution(incidents, row),
         "repeats": repeats(incidents, among=Incident.objects.visible_to(user), period=scope.period),
         "controls": controls(incidents),
     }

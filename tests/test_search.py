@@ -271,7 +271,6 @@ class TestPostgres:
         assert "timeline_search_gin" in plans[1]
         assert "actionitem_search_gin" in plans[1]
 
-
     def test_stored_vectors_follow_every_searched_field(self, kb):
         """The generated columns cover each field the search promises, and follow edits."""
 
