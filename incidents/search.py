@@ -41,6 +41,8 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -48,8 +50,9 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, ExtractYear
+from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -451,14 +454,22 @@ def facets(incidents: QuerySet[Incident], selected: dict[str, str]) -> list[tupl
     has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
     counts["ai_involved_true"] = Count("id", filter=Q(has_ai))
     counts["ai_involved_false"] = Count("id", filter=~Q(has_ai))
-    row = incidents.order_by().aggregate(**counts)
-    years = (
-        incidents.order_by()
-        .annotate(year=ExtractYear("started_at"))
-        .values_list("year")
-        .annotate(n=Count("id"))
-        .order_by("-year")
+    # Years as conditional counts too, so the matches are found once: the knowledge base's first
+    # and last years (two index lookups) bound them, each year a half-open range in the site's zone.
+    span = Incident.objects.aggregate(first=Min("started_at"), last=Max("started_at"))
+    zone = timezone.get_current_timezone()
+    all_years = (
+        range(span["last"].astimezone(zone).year, span["first"].astimezone(zone).year - 1, -1) if span["first"] else ()
     )
+    for year in all_years:
+        counts[f"year_{year}"] = Count(
+            "id",
+            filter=Q(
+                started_at__gte=datetime(year, 1, 1, tzinfo=zone), started_at__lt=datetime(year + 1, 1, 1, tzinfo=zone)
+            ),
+        )
+    row = incidents.order_by().aggregate(**counts)
+    years = [(year, row[f"year_{year}"]) for year in all_years if row[f"year_{year}"]]
     result = []
     for name, (label, choices) in FACETS.items():
         if name == "year":

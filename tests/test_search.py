@@ -224,9 +224,10 @@ class TestPage:
 
     def test_query_count_does_not_grow_with_the_data(self, kb, client_for, outsider, django_assert_num_queries):
         client = client_for(outsider)
-        # 1 session, 2 user, 3-4 facets (one aggregate of conditional counts, whose causes add up to
-        # the number of matches, and one per year), 5 the page of incidents (rank, headlines and AI
-        # flag included), 6-8 the hits of the page's incidents: COE sections, timeline events, action items.
+        # 1 session, 2 user, 3-4 facets (the knowledge base's first and last start, then one aggregate
+        # of conditional counts, years included, whose causes add up to the number of matches),
+        # 5 the page of incidents (rank, headlines and AI flag included), 6-8 the hits of the page's
+        # incidents: COE sections, timeline events, action items.
         with django_assert_num_queries(8):
             client.get("/search/", {"q": "DNS"})
         owner = UserFactory(username="owen")
