@@ -21,6 +21,7 @@ Snippets are escaped text with <mark> around the matched words, nothing else.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,18 +40,15 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    FloatField,
     IntegerField,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -183,34 +181,86 @@ def _pg_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
     return incidents.filter(pk__in=ids)
 
 
-def _pg_ranked(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
-    query = _pg_query(text)
+def _rank_sql() -> str:
+    """Each matching incident's rank: its own vector's plus the best of each other table's matching rows.
 
-    def best(model) -> Coalesce:
-        # The best-ranked matching row of the incident's (rows found by the incident_id index).
-        ranks = (
-            model.objects.filter(incident=OuterRef("pk"), search_vector=query)
-            .annotate(r=SearchRank(VECTOR, query))
-            .order_by("-r")
-            .values("r")[:1]
+    A UNION ALL of one indexed search per table, ranked with ts_rank on the stored vectors of the rows
+    that match (and only those: the expensive part is reading a COE's vector), summed per incident.
+    Table and column names come from the models; each branch takes (config, text) twice.
+    """
+    q = "websearch_to_tsquery(%s::regconfig, %s)"
+    branches = []
+    for model in (Incident, CoeDocument, TimelineEvent, ActionItem):
+        table = connection.ops.quote_name(model._meta.db_table)
+        vector = connection.ops.quote_name(model._meta.get_field("search_vector").column)
+        owner = model._meta.pk.column if model is Incident else model._meta.get_field("incident").column
+        owner = connection.ops.quote_name(owner)
+        branches.append(
+            f"SELECT {owner} AS incident_id, max(ts_rank({vector}, {q})) AS r FROM {table} "
+            f"WHERE {vector} @@ {q} GROUP BY {owner}"
         )
-        return Coalesce(Subquery(ranks, output_field=FloatField()), Value(0.0))
+    return " UNION ALL ".join(branches)
 
-    return incidents.annotate(
-        rank=SearchRank(VECTOR, query) + best(CoeDocument) + best(TimelineEvent) + best(ActionItem),
-        title_html=SearchHeadline("title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True),
-        summary_html=SearchHeadline(
-            "summary",
-            query,
-            config=CONFIG,
-            start_sel=START,
-            stop_sel=STOP,
-            max_words=35,
-            min_words=15,
-            max_fragments=2,
-            fragment_delimiter=" … ",
-        ),
-    ).order_by("-rank", "-started_at", "-id")
+
+class _PgRanked(Sequence):
+    """The matching incidents in rank order, read a page at a time (what the paginator slices).
+
+    Two steps per page: the page's ids ranked in SQL over the matches, then those incidents
+    with their headlines and AI flag; `count` is given, as the facets already counted.
+    """
+
+    def __init__(self, found: QuerySet[Incident], text: str, count: int):
+        self.found, self.text, self._count = found, text, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def ranks(self, offset: int, limit: int) -> list[tuple[int, float]]:
+        found_sql, found_params = self.found.order_by().values("pk").query.get_compiler(using=self.found.db).as_sql()
+        incident = connection.ops.quote_name(Incident._meta.db_table)
+        sql = (
+            f"SELECT i.id, COALESCE(r.rank, 0) FROM {incident} i "
+            f"LEFT JOIN (SELECT incident_id, sum(r) AS rank FROM ({_rank_sql()}) ranks GROUP BY incident_id) r "
+            f"ON r.incident_id = i.id WHERE i.id IN ({found_sql}) "
+            "ORDER BY 2 DESC, i.started_at DESC, i.id DESC LIMIT %s OFFSET %s"
+        )
+        params = [CONFIG, self.text] * 8 + list(found_params) + [limit, offset]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(self._count)
+        ranked = self.ranks(start, max(0, stop - start))
+        query = _pg_query(self.text)
+        rows = (
+            Incident.objects.filter(pk__in=[pk for pk, _ in ranked])
+            .with_ai_flag()
+            .annotate(
+                title_html=SearchHeadline(
+                    "title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True
+                ),
+                summary_html=SearchHeadline(
+                    "summary",
+                    query,
+                    config=CONFIG,
+                    start_sel=START,
+                    stop_sel=STOP,
+                    max_words=35,
+                    min_words=15,
+                    max_fragments=2,
+                    fragment_delimiter=" … ",
+                ),
+            )
+        )
+        by_pk = {incident.pk: incident for incident in rows}
+        page = []
+        for pk, rank in ranked:
+            by_pk[pk].rank = rank
+            page.append(by_pk[pk])
+        return page
 
 
 def _word_q(word: str) -> Q:
@@ -505,11 +555,14 @@ def search(user, text: str, filters: dict[str, str] | None = None, *, page: int 
         return SearchResults(text, filters, None, [], [])
     found = matching(user, text, filters)
     facet_values = facets(found, filters)
-    ranked = (_pg_ranked(found, text) if is_postgres() else _simple_ranked(found, text)).with_ai_flag()
     # Every incident has one cause, so the cause facet's counts add up to the number of matches:
     # the paginator takes that instead of counting the matches once more.
     total = sum(value.count for name, _label, values in facet_values if name == "primary_cause" for value in values)
-    page_obj = _CountedPaginator(ranked, PAGE_SIZE, count=total).get_page(page)
+    if is_postgres():
+        page_obj = Paginator(_PgRanked(found, text, total), PAGE_SIZE).get_page(page)
+    else:
+        ranked = _simple_ranked(found, text).with_ai_flag()
+        page_obj = _CountedPaginator(ranked, PAGE_SIZE, count=total).get_page(page)
     incidents = list(page_obj.object_list)
     results = []
     if incidents:

@@ -1,4 +1,4 @@
-"""Covering indexes for the dashboard's aggregates, on PostgreSQL only.
+"""Covering indexes for the dashboard's aggregates and the search facets, on PostgreSQL only.
 
 Each figure reads a few narrow columns of every incident (or action item) in
 the period. The incident heap is wide (summaries, impact text, the stored
@@ -14,7 +14,7 @@ INDEXES = {
     "incident_dashboard_cov": (
         "incidents_incident",
         "started_at",
-        "id, primary_cause, severity, attribution_status, adopted_cause, restricted, owner_id, access_group_id, "
+        "id, primary_cause, severity, status, attribution_status, adopted_cause, restricted, owner_id, access_group_id, "
         "team_id, detected_at, mitigated_at, resolved_at",
     ),
     "coedocument_approval_cov": ("incidents_coedocument", "incident_id", "approved_at"),
