@@ -99,3 +99,22 @@ def test_production_settings_pass_check_deploy(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("jit", "options"), [("", "-c jit=off"), ("false", "-c jit=off"), ("true", None)])
+def test_postgres_connections_turn_jit_off_unless_asked(jit, options):
+    # Compiling a plan cost more than running the dashboard's and the search's queries (bench/).
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import coe.settings as s; print(s.DATABASES['default'].get('OPTIONS', {}).get('options'))",
+        ],
+        cwd=ROOT,
+        env=clean_env(DEBUG="true", DATABASE_URL="postgres://postgres@127.0.0.1:5432/coe", DB_JIT=jit),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(options)
