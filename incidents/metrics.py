@@ -490,15 +490,15 @@ def repeat_incidents(
     start to its end are read.
     """
     among = incidents if among is None else among
+    start, end = period.bounds() if period else (None, None)
+    if start:
+        among = among.filter(started_at__gte=start - REPEAT_WINDOW)
+    if end:
+        among = among.filter(started_at__lt=end)
     through = Incident.services.through
     links = through.objects.filter(incident_id__in=among.values("pk")).exclude(
         incident__primary_cause=PrimaryCause.UNDETERMINED
     )
-    start, end = period.bounds() if period else (None, None)
-    if start:
-        links = links.filter(incident__started_at__gte=start - REPEAT_WINDOW)
-    if end:
-        links = links.filter(incident__started_at__lt=end)
     if connection.vendor == "postgresql":
         # One sorted pass over the links instead of a look-back per link: in each (service, cause)
         # in time order, the links of the last 90 days up to this moment, less those at this very
