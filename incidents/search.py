@@ -202,6 +202,21 @@ def _rank_sql() -> str:
     return " UNION ALL ".join(branches)
 
 
+def _headline(expression, query: SearchQuery, *, max_words: int, min_words: int) -> SearchHeadline:
+    """Up to two fragments around the matches, marked with the private-use characters."""
+    return SearchHeadline(
+        expression,
+        query,
+        config=CONFIG,
+        start_sel=START,
+        stop_sel=STOP,
+        max_words=max_words,
+        min_words=min_words,
+        max_fragments=2,
+        fragment_delimiter=" … ",
+    )
+
+
 class _PgRanked(Sequence):
     """The matching incidents in rank order, read a page at a time (what the paginator slices).
 
@@ -242,17 +257,7 @@ class _PgRanked(Sequence):
                 title_html=SearchHeadline(
                     "title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True
                 ),
-                summary_html=SearchHeadline(
-                    "summary",
-                    query,
-                    config=CONFIG,
-                    start_sel=START,
-                    stop_sel=STOP,
-                    max_words=35,
-                    min_words=15,
-                    max_fragments=2,
-                    fragment_delimiter=" … ",
-                ),
+                summary_html=_headline("summary", query, max_words=35, min_words=15),
             )
         )
         by_pk = {incident.pk: incident for incident in rows}
@@ -380,17 +385,7 @@ def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
     hits: dict[int, list[Hit]] = {pk: [] for pk in keys}
 
     def headline(expression) -> SearchHeadline:
-        return SearchHeadline(
-            expression,
-            query,
-            config=CONFIG,
-            start_sel=START,
-            stop_sel=STOP,
-            max_words=30,
-            min_words=12,
-            max_fragments=2,
-            fragment_delimiter=" … ",
-        )
+        return _headline(expression, query, max_words=30, min_words=12)
 
     coes = (
         CoeDocument.objects.filter(incident_id__in=keys)
