@@ -29,6 +29,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents import metrics
 from incidents.metrics import Period, Scope
@@ -627,3 +628,36 @@ class TestCsv:
         client = client_for(leader)
         assert client.get("/dashboard/csv/", {"figure": "nope"}).status_code == 400
         assert client.get("/dashboard/csv/", {"figure": "controls", "start": "nope"}).status_code == 400
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)")
+class TestPlans:
+    """The dashboard's passes read migration 0008's covering indexes, not the wide tables."""
+
+    def plan(self, queryset_sql: tuple[str, tuple]) -> str:
+        sql, params = queryset_sql
+        with connection.cursor() as cursor:
+            # A handful of rows would always be scanned; ask what it would do on a big table.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    def captured(self, call) -> list[tuple[str, tuple]]:
+        with CaptureQueriesContext(connection) as ctx:
+            call()
+        return [(q["sql"], ()) for q in ctx.captured_queries]
+
+    def test_incident_passes_use_the_covering_index(self, world, leader):
+        incidents = SCOPE.incidents(leader)
+        for sql in self.captured(lambda: metrics.whole_set(incidents)) + self.captured(
+            lambda: metrics.by_month(incidents)
+        ):
+            plan = self.plan(sql)
+            assert "incident_dashboard_cov" in plan, plan
+            assert "coedocument_approval_cov" in plan or "incidents_coedocument" not in sql[0], plan
+
+    def test_action_item_counts_use_the_covering_index(self, world, leader):
+        incidents = SCOPE.incidents(leader)
+        (sql, *_rest) = self.captured(lambda: metrics.action_items(incidents, period=SCOPE.period, today=TODAY))
+        assert "actionitem_dashboard_cov" in self.plan(sql)
