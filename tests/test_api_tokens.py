@@ -171,6 +171,22 @@ class TestBearerAuthentication:
         assert response.status_code == 401
         assert response.json()["error"]["detail"] == "Invalid, expired or revoked token."
 
+    def test_the_lookup_gives_the_token_and_its_user_whole(self, reviewer):
+        token, plain = issue(reviewer, scope=TokenScope.WRITE)
+        found = ApiToken.authenticate(plain)
+        assert (found.pk, found.scope, found.key_hash, found.user_id) == (
+            token.pk,
+            "write",
+            token.key_hash,
+            reviewer.pk,
+        )
+        assert (found.user.username, found.user.is_active, found.user.password) == (
+            reviewer.username,
+            True,
+            reviewer.password,
+        )
+        assert found.created_at == ApiToken.objects.get(pk=token.pk).created_at
+
     def test_revoking_twice_keeps_the_first_time(self, reviewer):
         token, _ = issue(reviewer)
         token.revoke()
