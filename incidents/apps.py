@@ -7,6 +7,6 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents and COEs"
 
     def ready(self) -> None:
-        from . import postgres_times
+        from . import lookups, postgres_times  # noqa: F401  (lookups registers `ilike`)
 
         postgres_times.connect()
