@@ -998,7 +998,8 @@ def _bulk_settings() -> list[str]:
     if connection.vendor != "postgresql":
         return []
     # A load that fails is rerun, not recovered: no need to wait for the disk at each commit.
-    statements = ["SET LOCAL synchronous_commit TO OFF"]
+    # The repeat flags' triggers wait too: one pass sets them all at the end (migration 0009).
+    statements = ["SET LOCAL synchronous_commit TO OFF", "SET LOCAL coe.defer_repeat_flags TO 'on'"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
         if cursor.fetchone():
@@ -1048,6 +1049,9 @@ def generate(
         rows = sum(t.written for t in tables.values())
         say(f"  {done:>8}/{incidents} incidents  {rows:>10} rows  {elapsed:6.1f}s  {rows / elapsed:8.0f} rows/s")
     if connection.vendor == "postgresql":
+        say("Setting the repeat flags")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT incidents_repeat_rebuild()")
         say("Analyzing tables")
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:

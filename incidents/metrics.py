@@ -22,14 +22,16 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    ValueRange,
+    Value,
     When,
     Window,
 )
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.lookups import IsNull, LessThan
 from django.utils import timezone
 
 from .models import ActionItem, AIInvolvement, Claim, Control, Incident
@@ -300,10 +302,10 @@ def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Inciden
     raise ValueError(f"Unknown COE state {state!r}")
 
 
-def whole_set(incidents: QuerySet[Incident]) -> dict:
+def whole_set(incidents: QuerySet[Incident], user) -> dict:
     """One pass over the incidents for the figures that do not group by time.
 
-    Per cause, per attribution status,
+    Per cause, per attribution status, the repeats (of incidents `user` may see),
     and the COE timeliness of the resolved ones: conditional counts, and on
     PostgreSQL the percentiles of days from resolution to approval (NULL, and
     so skipped, where there is no approval).
@@ -319,6 +321,7 @@ def whole_set(incidents: QuerySet[Incident]) -> dict:
         coe_approved=Count("id", filter=resolved & Q(coe__approved_at__isnull=False)),
         coe_within=Count("id", filter=resolved & Q(coe__approved_at__lte=F("resolved_at") + target)),
         coe_awaiting=Count("id", filter=resolved & Q(coe__approved_at__isnull=True)),
+        repeats=Count("id", filter=repeat_q(user)),
     )
     if connection.vendor == "postgresql":
         # (GREATEST ignores NULLs in PostgreSQL, so the CASE keeps them NULL.)
@@ -378,6 +381,40 @@ def _action_state(state: str, today: date) -> Q:
     return states[state]
 
 
+# Each item's one state for the grouped pass, first match wins: "open" means open and not overdue
+# there (action_items adds the overdue ones to the open count); the rest are "closed".
+STATE_ORDER = ("overdue", "open", "done_on_time", "done_late")
+
+
+class _WidthBucket(Func):
+    """PostgreSQL's width_bucket(value, ARRAY[...]): how many of the ascending moments are <= value."""
+
+    function = "width_bucket"
+    output_field = IntegerField()
+
+    def __init__(self, expression, moments: list[datetime]):
+        self.moments = moments
+        super().__init__(expression)
+
+    def as_sql(self, compiler, connection, **extra):
+        inner, params = compiler.compile(self.source_expressions[0])
+        marks = ", ".join(["%s"] * len(self.moments))
+        return f"width_bucket({inner}, ARRAY[{marks}]::timestamptz[])", [*params, *self.moments]
+
+
+def _moments_before(expression, moments: list[datetime]):
+    """How many of `moments` (ascending) come at or before the value; NULL for NULL."""
+    if connection.vendor == "postgresql" and moments:
+        return _WidthBucket(expression, moments)
+    # Elsewhere a CASE, first match wins: below moment i means i moments come before it.
+    return Case(
+        When(IsNull(expression, True), then=None),
+        *(When(LessThan(expression, Value(m)), then=Value(i)) for i, m in enumerate(moments)),
+        default=Value(len(moments)),
+        output_field=IntegerField(),
+    )
+
+
 def _open_at(moment: datetime) -> Q:
     """Open at a moment: created before it and not closed by then.
 
@@ -409,25 +446,51 @@ def action_items(incidents: QuerySet[Incident], *, period: Period, today: date |
     today = today or timezone.localdate()
     items = ActionItem.objects.filter(incident__in=incidents)
     points = _burn_down_points(period=period, today=today)
-    # The state counts and the burn-down's points are conditional counts over the same rows: one pass.
-    counts = items.aggregate(
-        total=Count("id"),
-        **{state: Count("id", filter=_action_state(state, today)) for state in ACTION_STATES},
-        **{f"p{i}": Count("id", filter=_open_at(start_of_day(point))) for i, point in enumerate(points)},
+    moments = [start_of_day(point) for point in points]
+    # One grouped pass: each item's state, and how many of the burn-down's moments come at or
+    # before its creation and its closing. It is open at moment i when created before it and not
+    # closed by then: created_bucket <= i < closed_bucket. A few hundred groups, summed here.
+    state = Case(*(When(_action_state(s, today), then=Value(s)) for s in STATE_ORDER), default=Value("closed"))
+    closed = Case(When(status__in=ACTION_STATUSES_OPEN, then=None), default=F("completed_at"))
+    groups = (
+        items.order_by()
+        .values(state=state, created=_moments_before(F("created_at"), moments), closed=_moments_before(closed, moments))
+        .annotate(n=Count("id"))
     )
+    counts = dict.fromkeys(("total", *ACTION_STATES), 0)
+    open_at = [0] * len(moments)
+    for group in groups:
+        n, state_of = group["n"], group["state"]
+        counts["total"] += n
+        if state_of in ("open", "overdue"):
+            counts["open"] += n
+            counts["overdue"] += n if state_of == "overdue" else 0
+            until = len(moments)
+        else:
+            if state_of != "closed":
+                counts[state_of] += n
+            until = group["closed"] or 0  # closed with no time: never open at a moment
+        for i in range(group["created"], until):
+            open_at[i] += n
     burn_down = [
-        {"date": (point - timedelta(days=1)).isoformat(), "open": counts.pop(f"p{i}")} for i, point in enumerate(points)
+        {"date": (point - timedelta(days=1)).isoformat(), "open": open_at[i]} for i, point in enumerate(points)
     ]
+    overdue = items.overdue(today).order_by("due_date", "id")
+    if period.start:
+        # The oldest overdue items of all mostly belong to incidents before the period, so walking
+        # the open items in due order would pass over thousands: sort the period's items instead
+        # (COALESCE keeps the planner from choosing that walk).
+        overdue = overdue.order_by(Coalesce("due_date", "due_date"), "id")
     oldest = [
         {
-            "id": item.pk,
-            "title": item.title,
-            "incident": item.incident.key,
-            "owner": item.owner.get_username() if item.owner else None,
-            "due_date": item.due_date.isoformat(),
-            "days_overdue": (today - item.due_date).days,
+            "id": row["id"],
+            "title": row["title"],
+            "incident": row["incident__key"],
+            "owner": row["owner__username"],
+            "due_date": row["due_date"].isoformat(),
+            "days_overdue": (today - row["due_date"]).days,
         }
-        for item in items.overdue(today).select_related("incident", "owner").order_by("due_date", "id")[:10]
+        for row in overdue.values("id", "title", "incident__key", "owner__username", "due_date")[:10]
     ]
     return {**counts, "oldest_overdue": oldest, "burn_down": burn_down}
 
@@ -472,67 +535,48 @@ def attribution(incidents: QuerySet[Incident], row: dict) -> dict:
     }
 
 
-class _LookBack(ValueRange):
-    """RANGE BETWEEN INTERVAL '<REPEAT_WINDOW>' PRECEDING AND CURRENT ROW (PostgreSQL; Django's ranges take numbers)."""
-
-    def window_frame_start_end(self, connection, start, end):
-        return f"INTERVAL '{int(REPEAT_WINDOW.total_seconds())} seconds' PRECEDING", "CURRENT ROW"
-
-
-def repeat_incidents(
-    incidents: QuerySet[Incident], among: QuerySet[Incident] | None = None, *, period: Period | None = None
-) -> QuerySet[Incident]:
-    """Incidents with an earlier one (from `among`) on the same service and cause within 90 days.
-
-    `among` is what the user may see, not only the chosen period: an
-    incident early in the period still repeats one from just before it.
-    With the `incidents`' period given, only links from 90 days before its
-    start to its end are read.
-    """
-    among = incidents if among is None else among
-    start, end = period.bounds() if period else (None, None)
-    if start:
-        among = among.filter(started_at__gte=start - REPEAT_WINDOW)
-    if end:
-        among = among.filter(started_at__lt=end)
+def _earlier_among(among: QuerySet[Incident]) -> Exists:
+    """An incident of `among` on one of the outer incident's services, with its cause, in the 90 days before it."""
     through = Incident.services.through
-    links = through.objects.filter(incident_id__in=among.values("pk")).exclude(
-        incident__primary_cause=PrimaryCause.UNDETERMINED
-    )
-    if connection.vendor == "postgresql":
-        # One sorted pass over the links instead of a look-back per link: in each (service, cause)
-        # in time order, the links of the last 90 days up to this moment, less those at this very
-        # moment (the link itself and any simultaneous one), are the strictly earlier ones.
-        partition = [F("service_id"), F("incident__primary_cause")]
-        repeating = links.annotate(
-            up_to_now=Window(
-                Count("*"), partition_by=partition, order_by=F("incident__started_at").asc(), frame=_LookBack()
-            ),
-            at_this_moment=Window(Count("*"), partition_by=[*partition, F("incident__started_at")]),
-        ).filter(up_to_now__gt=F("at_this_moment"))
-    else:
-        earlier = through.objects.filter(
-            service_id=OuterRef("service_id"),
-            incident__primary_cause=OuterRef("incident__primary_cause"),
-            incident__started_at__lt=OuterRef("incident__started_at"),
-            incident__started_at__gte=OuterRef("incident__started_at") - REPEAT_WINDOW,
+    return Exists(
+        through.objects.filter(
+            service_id__in=through.objects.filter(incident_id=OuterRef(OuterRef("pk"))).values("service_id"),
+            incident__primary_cause=OuterRef("primary_cause"),
+            incident__started_at__lt=OuterRef("started_at"),
+            incident__started_at__gte=OuterRef("started_at") - REPEAT_WINDOW,
             incident_id__in=among.values("pk"),
         )
-        repeating = links.filter(Exists(earlier))
-    return incidents.filter(pk__in=repeating.values("incident_id"))
+    )
 
 
-def repeats(
-    incidents: QuerySet[Incident], *, among: QuerySet[Incident] | None = None, period: Period | None = None
-) -> dict:
-    # The count rides along on each listed row (COUNT(*) OVER ()), so the repeats are found once.
-    found = repeat_incidents(incidents, among, period=period).annotate(total=Window(Count("*")))
-    rows = list(found.order_by("-started_at").values("key", "title", "primary_cause", "started_at", "total")[:50])
-    total = rows[0]["total"] if rows else 0
+def repeat_q(user) -> Q:
+    """Incidents that repeat an earlier one this user may see: same service and cause, within 90 days.
+
+    On PostgreSQL the incidents' repeat flags (kept by triggers, migration 0009)
+    answer it: everyone sees the unrestricted incidents, so `repeat_public`
+    settles most; only an incident whose earlier ones are all restricted is
+    looked back on. SQLite looks back for every incident.
+    """
+    among = Incident.objects.visible_to(user)
+    if connection.vendor != "postgresql":
+        return ~Q(primary_cause=PrimaryCause.UNDETERMINED) & Q(_earlier_among(among))
+    if user.is_superuser:
+        return Q(repeat_any=True)
+    return Q(repeat_public=True) | (Q(repeat_any=True) & Q(_earlier_among(among)))
+
+
+def repeat_incidents(incidents: QuerySet[Incident], user) -> QuerySet[Incident]:
+    """The `incidents` that repeat an earlier one `user` may see, even one from before the period."""
+    return incidents.filter(repeat_q(user))
+
+
+def repeats(incidents: QuerySet[Incident], user, *, count: int) -> dict:
+    """The latest 50 repeats; `count` is whole_set's, which counts them in its pass."""
+    found = repeat_incidents(incidents, user).order_by("-started_at", "-id")
+    rows = list(found.values("key", "title", "primary_cause", "started_at")[:50])
     for row in rows:
         row["started_at"] = row["started_at"].isoformat()
-        del row["total"]
-    return {"count": total, "incidents": rows}
+    return {"count": count, "incidents": rows}
 
 
 def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySet[Incident]:
@@ -551,7 +595,7 @@ def controls(incidents: QuerySet[Incident]) -> list[dict]:
 
 def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
     incidents = scope.incidents(user)
-    row, ai = whole_set(incidents), ai_counts(incidents)
+    row, ai = whole_set(incidents, user), ai_counts(incidents)
     by_cause = _by_cause(row, ai)
     months, durations = by_month(incidents)
     return {
@@ -568,6 +612,6 @@ def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
         "coe_timeliness": coe_timeliness(incidents, row),
         "action_items": action_items(incidents, period=scope.period, today=today),
         "attribution": attribution(incidents, row),
-        "repeats": repeats(incidents, among=Incident.objects.visible_to(user), period=scope.period),
+        "repeats": repeats(incidents, user, count=row["repeats"]),
         "controls": controls(incidents),
     }

@@ -338,7 +338,8 @@ class TestFigures:
         twin_a = make(at(9, 1, 2024))
         twin_b = make(at(9, 1, 2024))
         late = make(at(9, 1, 2024) + metrics.REPEAT_WINDOW + timedelta(seconds=1))
-        found = set(metrics.repeat_incidents(metrics.Scope().incidents(outsider)).values_list("key", flat=True))
+        repeats = metrics.repeat_incidents(metrics.Scope().incidents(outsider), outsider)
+        found = set(repeats.values_list("key", flat=True))
         assert exactly.key in found
         assert not {first.key, twin_a.key, twin_b.key, late.key} & found
 
@@ -650,7 +651,7 @@ class TestPlans:
 
     def test_incident_passes_use_the_covering_index(self, world, leader):
         incidents = SCOPE.incidents(leader)
-        for sql in self.captured(lambda: metrics.whole_set(incidents)) + self.captured(
+        for sql in self.captured(lambda: metrics.whole_set(incidents, leader)) + self.captured(
             lambda: metrics.by_month(incidents)
         ):
             plan = self.plan(sql)

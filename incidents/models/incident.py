@@ -131,6 +131,13 @@ class Incident(models.Model):
         help_text="Who may see this incident when it is restricted.",
     )
 
+    # Whether an earlier incident (any, or an unrestricted one) on one of this incident's services,
+    # with the same primary cause, started within the 90 days before it. PostgreSQL triggers keep
+    # them current on every write (migration 0009), so the dashboard's repeats are a filter, not a
+    # look-back; on SQLite (demo-sized data) they stay False and the dashboard looks back instead.
+    repeat_any = models.BooleanField(default=False, db_default=False, editable=False)
+    repeat_public = models.BooleanField(default=False, db_default=False, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     search_vector = stored_vector(incident_vector())
@@ -154,6 +161,8 @@ class Incident(models.Model):
             models.Index(fields=["primary_cause", "started_at"]),
             # The lists' order (newest first, id breaking ties) and period filters, read as an index range.
             models.Index(fields=["started_at", "id"], name="incident_started_id_idx"),
+            # The few incidents with an adopted cause (the dashboard's vendor disagreements), newest first.
+            models.Index(fields=["started_at", "id"], condition=~Q(adopted_cause=""), name="incident_adopted_idx"),
         ]
 
     def __str__(self) -> str:

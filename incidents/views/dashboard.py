@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from incidents import metrics
 from incidents.metrics import Period, Scope
-from incidents.models import Control, Incident, Region, Service, Team
+from incidents.models import Control, Region, Service, Team
 from incidents.models.vocab import AttributionStatus, PrimaryCause, Severity
 
 PERIOD_CHOICES = [
@@ -1002,8 +1002,7 @@ def _subset(request, incidents, scope: Scope, today: date):
     if name == "vendor_differs":
         return metrics.vendor_differs_incidents(incidents), SUBSETS[name]
     if name == "repeats":
-        among = Incident.objects.visible_to(request.user)
-        return metrics.repeat_incidents(incidents, among, period=scope.period), SUBSETS[name]
+        return metrics.repeat_incidents(incidents, request.user), SUBSETS[name]
     if name == "control" and value.isdigit():
         control = Control.objects.filter(pk=int(value)).first()
         if control is None:
