@@ -12,6 +12,7 @@ to run, the ratios much less. Settings, all optional:
     BENCH_WORKERS        gunicorn workers (default: the number of CPUs)
     BENCH_CONNECTIONS    concurrent connections for the API cases (default: 2 per worker)
     BENCH_SEARCH         the search term (default: checkout)
+    BENCH_SEARCH_BROAD   a term most COEs contain, reported without a target (default: agent deleted)
     BENCH_CASES          comma-separated subset of the case names (and `sweep` for the reminder sweep)
     BENCH_REGENERATE     true: drop the benchmark database and generate again
 
@@ -35,7 +36,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import psycopg
 
@@ -78,6 +79,7 @@ class Config:
     workers: int
     connections: int
     search: str
+    search_broad: str
     cases: set[str] | None
     regenerate: bool
 
@@ -105,6 +107,7 @@ class Config:
             workers=workers,
             connections=_env_int("BENCH_CONNECTIONS", 2 * workers),
             search=os.environ.get("BENCH_SEARCH") or "checkout",
+            search_broad=os.environ.get("BENCH_SEARCH_BROAD") or "agent deleted",
             cases={c.strip() for c in wanted.split(",") if c.strip()} if wanted else None,
             regenerate=(os.environ.get("BENCH_REGENERATE") or "").lower() in {"1", "true", "yes"},
         )
@@ -292,7 +295,7 @@ class Case:
 
 
 def build_cases(cfg: Config, setup: dict) -> list[Case]:
-    uid, keys, term = setup["user_id"], setup["keys"], setup["search_term"]
+    uid, keys, term, broad = setup["user_id"], setup["keys"], setup["search_term"], cfg.search_broad
     year, end = setup["year_start"], setup["end"]
     period = f"primary_cause=change_config&started_after={year}T00:00:00Z&started_before={end}T00:00:00Z"
     api = "/api/v1/incidents/"
@@ -383,6 +386,17 @@ def build_cases(cfg: Config, setup: dict) -> list[Case]:
             "server_ms",
             f"/search/?q={term}",
             variant="/search/?q=ledger",
+            replay=True,
+            connections=1,
+        ),
+        Case(
+            "search_page_broad",
+            f"Search page, q={broad} (matches nearly everything)",
+            [f"/search/?q={quote_plus(broad)}"],
+            ["/bench/replay/search_page_broad/"],
+            "session",
+            "",
+            f"/search/?q={quote_plus(broad)}",
             replay=True,
             connections=1,
         ),
