@@ -34,7 +34,7 @@ from django.test.utils import CaptureQueriesContext
 from incidents import metrics
 from incidents.metrics import Period, Scope
 from incidents.models import ActionItem, Region
-from incidents.models.vocab import ActionStatus, CoeStatus, SourceKind, TriState
+from incidents.models.vocab import ActionStatus, AttributionStatus, CoeStatus, SourceKind, TriState
 from incidents.views.dashboard import DashboardForm
 
 from .factories import (
@@ -662,3 +662,16 @@ class TestPlans:
         incidents = SCOPE.incidents(leader)
         (sql, *_rest) = self.captured(lambda: metrics.action_items(incidents, period=SCOPE.period, today=TODAY))
         assert "actionitem_dashboard_cov" in self.plan(sql)
+
+    def test_oldest_overdue_items_read_the_open_items_indexes(self, world, leader):
+        # All time: the open items in due order, stopping at ten; a period: its incidents' open items.
+        for scope, index in ((Scope(), "actionitem_open_due_idx"), (SCOPE, "actionitem_open_incident_idx")):
+            (_counts, oldest) = self.captured(
+                lambda scope=scope: metrics.action_items(scope.incidents(leader), period=scope.period, today=TODAY)
+            )
+            assert index in self.plan(oldest), scope
+
+    def test_vendor_disagreements_read_the_adopted_cause_index(self, world, leader):
+        no_counts = {f"status_{i}": 0 for i in range(len(AttributionStatus.values))}
+        (sql,) = self.captured(lambda: metrics.attribution(Scope().incidents(leader), no_counts))
+        assert "incident_adopted_idx" in self.plan(sql)
