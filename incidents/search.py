@@ -21,7 +21,6 @@ Snippets are escaped text with <mark> around the matched words, nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,6 +30,7 @@ from django.contrib.postgres.search import (
     SearchRank,
     SearchVectorExact,
 )
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import (
@@ -41,14 +41,13 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
-    Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
     Value,
     When,
 )
+from django.db.models.functions import ExtractYear
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -217,55 +216,112 @@ def _headline(expression, query: SearchQuery, *, max_words: int, min_words: int)
     )
 
 
-class _PgRanked(Sequence):
-    """The matching incidents in rank order, read a page at a time (what the paginator slices).
+# The statement's name for the matching incidents and their ranks, computed once per request.
+HITS = "search_hits"
 
-    Two steps per page: the page's ids ranked in SQL over the matches, then those incidents
-    with their headlines and AI flag; `count` is given, as the facets already counted.
+
+def _hits_sql(base_sql: str) -> str:
+    """The visible, filtered incidents (`base_sql` selects their ids) that match, with their rank and
+    what the facets and the page order need: the per-table ranks of _rank_sql and an exact match of
+    the key (rank 0), summed per incident, then each incident read once by its primary key (the
+    fence, OFFSET 0, keeps the planner from checking every visible incident instead)."""
+    incident = connection.ops.quote_name(Incident._meta.db_table)
+    ai = connection.ops.quote_name(AIInvolvement._meta.db_table)
+
+    def col(model, name: str) -> str:
+        return connection.ops.quote_name(model._meta.get_field(name).column)
+
+    pk = connection.ops.quote_name(Incident._meta.pk.column)
+    return (
+        f"SELECT g.id, g.rank, i.{col(Incident, 'primary_cause')} AS primary_cause, "
+        f"i.{col(Incident, 'severity')} AS severity, i.{col(Incident, 'status')} AS status, "
+        f"i.{col(Incident, 'started_at')} AS started_at, "
+        f"EXISTS(SELECT 1 FROM {ai} a WHERE a.{col(AIInvolvement, 'incident')} = g.id) AS has_ai "
+        f"FROM (SELECT x.incident_id AS id, sum(x.r) AS rank FROM ({_rank_sql()} "
+        f"UNION ALL SELECT {pk} AS incident_id, 0::real AS r FROM {incident} WHERE {col(Incident, 'key')} = %s) x "
+        f"GROUP BY x.incident_id OFFSET 0) g "
+        f"JOIN {incident} i ON i.{pk} = g.id WHERE g.id IN ({base_sql})"
+    )
+
+
+def _pg_search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, list[tuple[int, float]]]:
+    """One statement: the matches found and ranked once, then grouped for the facets and sliced for page `number`.
+
+    Returns the facets' group counts (as `facets` counts them) and the page's (id, rank) in rank
+    order, ties newest first. Before, the facets and the ranking each found the matches again: a
+    broad word meant reading every COE's vector once more.
     """
+    try:
+        base_sql, base_params = base.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # visible_to() of nobody
+        return [], []
+    order = "rank DESC, started_at DESC, id DESC"
+    sql = (
+        f"WITH {HITS} AS MATERIALIZED ({_hits_sql(base_sql)}) "
+        "SELECT (SELECT json_agg(json_build_array(primary_cause, severity, status, year, has_ai, n)) FROM ("
+        "  SELECT primary_cause, severity, status, EXTRACT(YEAR FROM started_at AT TIME ZONE %s)::int AS year,"
+        f"  has_ai, count(*) AS n FROM {HITS} GROUP BY 1, 2, 3, 4, 5) f),"
+        f" (SELECT array_agg(id ORDER BY {order}) FROM (SELECT id, rank, started_at FROM {HITS} ORDER BY {order}"
+        "   LIMIT %s OFFSET %s) p),"
+        f" (SELECT array_agg(rank ORDER BY {order}) FROM (SELECT id, rank, started_at FROM {HITS} ORDER BY {order}"
+        "   LIMIT %s OFFSET %s) p)"
+    )
+    offset = (number - 1) * PAGE_SIZE
+    params = [
+        *[CONFIG, text] * 8,
+        text.strip().upper(),
+        *base_params,
+        timezone.get_current_timezone_name(),
+        *[PAGE_SIZE, offset] * 2,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        groups, ids, ranks = cursor.fetchone()
+    return groups or [], list(zip(ids or [], ranks or [], strict=True))
 
-    def __init__(self, found: QuerySet[Incident], text: str, count: int):
-        self.found, self.text, self._count = found, text, count
 
-    def __len__(self) -> int:
-        return self._count
-
-    def ranks(self, offset: int, limit: int) -> list[tuple[int, float]]:
-        found_sql, found_params = self.found.order_by().values("pk").query.get_compiler(using=self.found.db).as_sql()
-        incident = connection.ops.quote_name(Incident._meta.db_table)
-        sql = (
-            f"SELECT i.id, COALESCE(r.rank, 0) FROM {incident} i "
-            f"LEFT JOIN (SELECT incident_id, sum(r) AS rank FROM ({_rank_sql()}) ranks GROUP BY incident_id) r "
-            f"ON r.incident_id = i.id WHERE i.id IN ({found_sql}) "
-            "ORDER BY 2 DESC, i.started_at DESC, i.id DESC LIMIT %s OFFSET %s"
+def _pg_page_incidents(ranked: list[tuple[int, float]], text: str) -> list[Incident]:
+    """The page's incidents in rank order, with their headlines, AI flag and rank."""
+    query = _pg_query(text)
+    rows = (
+        Incident.objects.filter(pk__in=[pk for pk, _ in ranked])
+        .with_ai_flag()
+        .annotate(
+            title_html=SearchHeadline(
+                "title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True
+            ),
+            summary_html=_headline("summary", query, max_words=35, min_words=15),
         )
-        params = [CONFIG, self.text] * 8 + list(found_params) + [limit, offset]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+    )
+    by_pk = {incident.pk: incident for incident in rows}
+    page = []
+    for pk, rank in ranked:
+        by_pk[pk].rank = rank
+        page.append(by_pk[pk])
+    return page
 
-    def __getitem__(self, index):
-        if not isinstance(index, slice):
-            return self[index : index + 1][0]
-        start, stop, _ = index.indices(self._count)
-        ranked = self.ranks(start, max(0, stop - start))
-        query = _pg_query(self.text)
-        rows = (
-            Incident.objects.filter(pk__in=[pk for pk, _ in ranked])
-            .with_ai_flag()
-            .annotate(
-                title_html=SearchHeadline(
-                    "title", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True
-                ),
-                summary_html=_headline("summary", query, max_words=35, min_words=15),
-            )
-        )
-        by_pk = {incident.pk: incident for incident in rows}
-        page = []
-        for pk, rank in ranked:
-            by_pk[pk].rank = rank
-            page.append(by_pk[pk])
-        return page
+
+def _page_number(page) -> int | None:
+    """The page parameter as Paginator.get_page reads it, before the count is known: 1 if it is not
+    an integer, None if it is below 1 (get_page gives the last page then, as past the end)."""
+    try:
+        number = int(page)
+    except (TypeError, ValueError):
+        return 1
+    return number if number >= 1 else None
+
+
+def _pg_results(user, text: str, filters: dict[str, str], page) -> tuple[list, Page]:
+    base = _apply_filters(Incident.objects.visible_to(user), filters)
+    number = _page_number(page)
+    groups, ranked = _pg_search(base, text, number or 1)
+    facet_values = _facet_values(groups, filters)
+    paginator = _CountedPaginator((), PAGE_SIZE, count=_total(facet_values))
+    if number is None or number > paginator.num_pages:
+        # Out of range: the last page, as get_page gives (the matches are found once more).
+        number = paginator.num_pages
+        _groups, ranked = _pg_search(base, text, number)
+    return facet_values, Page(_pg_page_incidents(ranked, text), number, paginator)
 
 
 def _word_q(word: str) -> Q:
@@ -491,44 +547,48 @@ def _trim(hits: list[Hit]) -> list[Hit]:
 
 
 # Facets: counts over the visible matching incidents, in two aggregate queries.
-def facets(incidents: QuerySet[Incident], selected: dict[str, str]) -> list[tuple[str, str, list[FacetValue]]]:
-    counts = {}
-    for name in ("primary_cause", "severity", "status"):
-        for value in FACETS[name][1]:
-            counts[f"{name}_{value}"] = Count("id", filter=Q(**{name: value}))
-    has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
-    counts["ai_involved_true"] = Count("id", filter=Q(has_ai))
-    counts["ai_involved_false"] = Count("id", filter=~Q(has_ai))
-    # Years as conditional counts too, so the matches are found once: the knowledge base's first
-    # and last years (two index lookups) bound them, each year a half-open range in the site's zone.
-    span = Incident.objects.aggregate(first=Min("started_at"), last=Max("started_at"))
-    zone = timezone.get_current_timezone()
-    all_years = (
-        range(span["last"].astimezone(zone).year, span["first"].astimezone(zone).year - 1, -1) if span["first"] else ()
-    )
-    for year in all_years:
-        counts[f"year_{year}"] = Count(
-            "id",
-            filter=Q(
-                started_at__gte=datetime(year, 1, 1, tzinfo=zone), started_at__lt=datetime(year + 1, 1, 1, tzinfo=zone)
-            ),
-        )
-    row = incidents.order_by().aggregate(**counts)
-    years = [(year, row[f"year_{year}"]) for year in all_years if row[f"year_{year}"]]
+# What the facets count by: each match falls in one group of these, counted in the database.
+FACET_GROUP = ("primary_cause", "severity", "status", "year", "ai_involved")
+
+
+def _facet_values(groups, selected: dict[str, str]) -> list[tuple[str, str, list[FacetValue]]]:
+    """The facets from the matches' group counts: (cause, severity, status, year, has AI, count) rows."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for *values, n in groups:
+        for name, value in zip(FACET_GROUP, values, strict=True):
+            key = str(value).lower() if name == "ai_involved" else str(value)
+            counts[name][key] = counts[name].get(key, 0) + n
     result = []
     for name, (label, choices) in FACETS.items():
-        if name == "year":
-            values = [FacetValue(str(y), str(y), n, selected.get(name) == str(y)) for y, n in years]
+        if choices is None:  # years, newest first
+            found = sorted(counts[name].items(), key=lambda item: item[0], reverse=True)
+            values = [FacetValue(year, year, n, selected.get(name) == year) for year, n in found]
         else:
             values = [
-                FacetValue(value, text, row[f"{name}_{value}"], selected.get(name) == value)
+                FacetValue(value, text, counts[name][value], selected.get(name) == value)
                 for value, text in choices.items()
-                if row[f"{name}_{value}"]
+                if counts[name].get(value)
             ]
             if name == "primary_cause":
                 values.sort(key=lambda v: -v.count)
         result.append((name, label, values))
     return result
+
+
+def facets(incidents: QuerySet[Incident], selected: dict[str, str]) -> list[tuple[str, str, list[FacetValue]]]:
+    """The facets of `incidents` from one grouped count (PostgreSQL counts in _pg_search's statement)."""
+    has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
+    groups = (
+        incidents.order_by()
+        .values_list("primary_cause", "severity", "status", ExtractYear("started_at"), has_ai)
+        .annotate(n=Count("id"))
+    )
+    return _facet_values(groups, selected)
+
+
+def _total(facet_values) -> int:
+    # Every incident has one cause, so the cause facet's counts add up to the number of matches.
+    return sum(value.count for name, _label, values in facet_values if name == "primary_cause" for value in values)
 
 
 class _CountedPaginator(Paginator):
@@ -548,16 +608,13 @@ def search(user, text: str, filters: dict[str, str] | None = None, *, page: int 
     filters = filters or {}
     if not text:
         return SearchResults(text, filters, None, [], [])
-    found = matching(user, text, filters)
-    facet_values = facets(found, filters)
-    # Every incident has one cause, so the cause facet's counts add up to the number of matches:
-    # the paginator takes that instead of counting the matches once more.
-    total = sum(value.count for name, _label, values in facet_values if name == "primary_cause" for value in values)
     if is_postgres():
-        page_obj = Paginator(_PgRanked(found, text, total), PAGE_SIZE).get_page(page)
+        facet_values, page_obj = _pg_results(user, text, filters, page)
     else:
+        found = matching(user, text, filters)
+        facet_values = facets(found, filters)
         ranked = _simple_ranked(found, text).with_ai_flag()
-        page_obj = _CountedPaginator(ranked, PAGE_SIZE, count=total).get_page(page)
+        page_obj = _CountedPaginator(ranked, PAGE_SIZE, count=_total(facet_values)).get_page(page)
     incidents = list(page_obj.object_list)
     results = []
     if incidents:
