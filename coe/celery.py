@@ -28,4 +28,10 @@ app.conf.beat_schedule = {
         "task": "incidents.sweep_reminders",
         "schedule": crontab(hour=8, minute=0, day_of_week="mon"),
     },
+    # Daily at 03:30: repeat flags mended where two simultaneous writes each missed the other
+    # (the triggers keep them otherwise; incidents/repeats.py).
+    "rebuild-repeat-flags": {
+        "task": "incidents.rebuild_repeat_flags",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }

@@ -30,6 +30,7 @@ from django.contrib.auth.models import Group
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 
+from . import repeats
 from .models import (
     ActionItem,
     AIInvolvement,
@@ -1049,9 +1050,7 @@ def generate(
         rows = sum(t.written for t in tables.values())
         say(f"  {done:>8}/{incidents} incidents  {rows:>10} rows  {elapsed:6.1f}s  {rows / elapsed:8.0f} rows/s")
     if connection.vendor == "postgresql":
-        say("Setting the repeat flags")
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT incidents_repeat_rebuild()")
+        say(f"Set the repeat flags of {repeats.rebuild()} incidents")
         say("Analyzing tables")
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:

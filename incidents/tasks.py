@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import transaction
 
-from . import reminders
+from . import reminders, repeats
 
 
 @shared_task(name="incidents.sweep_reminders", acks_late=True, soft_time_limit=240, time_limit=300)
@@ -28,6 +28,12 @@ def deliver_reminder(self, log_id: int) -> str:
         # Exponential backoff with a cap: 30 s, 60 s, 120 s ... at most 15 minutes.
         raise self.retry(countdown=min(30 * 2 ** (attempt.attempts - 1), 900))
     return attempt.outcome
+
+
+@shared_task(name="incidents.rebuild_repeat_flags", acks_late=True, soft_time_limit=240, time_limit=300)
+def rebuild_repeat_flags() -> int | None:
+    """Mend repeat flags two simultaneous writers left wrong (see incidents/repeats.py)."""
+    return repeats.rebuild()
 
 
 @worker_ready.connect

@@ -7,13 +7,17 @@ them. On both backends the dashboard's repeats hide an earlier incident the view
 
 import random
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
+from coe.celery import app as celery_app
 from incidents import metrics
 from incidents.models import Incident
 from incidents.models.vocab import PrimaryCause
+from incidents.tasks import rebuild_repeat_flags
 
 from .factories import IncidentFactory, ServiceFactory
 from .support.repeats import expected_flags, stored_flags
@@ -91,6 +95,34 @@ class TestTriggers:
             cursor.execute("SELECT incidents_repeat_rebuild()")
             cursor.execute("SET LOCAL coe.defer_repeat_flags TO 'off'")
         assert stored_flags() == expected_flags()
+
+    def test_the_rebuild_mends_flags_and_says_how_many(self, world):
+        _rng, _services, incidents = world
+        right = stored_flags()
+        wrong = [i.pk for i in incidents[:3]]
+        # As two simultaneous writers could leave them: flags that disagree with the data.
+        for pk in wrong:
+            any_, public = right[pk]
+            Incident.objects.filter(pk=pk).update(repeat_any=not any_, repeat_public=not public)
+        out = StringIO()
+        call_command("rebuild_repeat_flags", stdout=out)
+        assert out.getvalue().strip() == "Repeat flags changed on 3 incidents."
+        assert stored_flags() == right == expected_flags()
+        # The daily task runs the same rebuild; with nothing wrong it changes nothing.
+        assert rebuild_repeat_flags.apply().get() == 0
+
+
+def test_the_rebuild_runs_daily():
+    schedule = {entry["task"]: entry["schedule"] for entry in celery_app.conf.beat_schedule.values()}
+    assert "incidents.rebuild_repeat_flags" in schedule
+    assert schedule["incidents.rebuild_repeat_flags"].hour == {3}
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="what the command says without PostgreSQL")
+def test_the_rebuild_elsewhere_says_there_is_nothing_to_do():
+    out = StringIO()
+    call_command("rebuild_repeat_flags", stdout=out)
+    assert "PostgreSQL only" in out.getvalue()
 
 
 class TestDashboardRepeats:

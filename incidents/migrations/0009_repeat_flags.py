@@ -14,7 +14,9 @@ The triggers recompute the flags of the incident written and of the incidents
 up to 90 days after it on its services, for the old values and the new. A
 session that sets `coe.defer_repeat_flags` to `on` (generate_data's bulk load)
 skips them and calls incidents_repeat_rebuild() once at the end, which sets
-every flag in one sorted pass. The covering index of migration 0008 gains
+every flag in one sorted pass. Two writers at the same moment on the same service
+can each miss the other's uncommitted row; a daily Celery task runs the same rebuild to
+mend that (incidents/repeats.py). The covering index of migration 0008 gains
 the two flags, so counting repeats stays an index-only scan.
 
 On SQLite the flags stay False; the dashboard looks back there instead.
@@ -49,31 +51,36 @@ CREATE FUNCTION incidents_repeat_refresh(ids bigint[]) RETURNS void LANGUAGE sql
 $$;
 
 -- Every flag in one pass: per (service, cause) in time order, the links of the 90 days up to
--- each moment less those at that very moment are the strictly earlier ones.
-CREATE FUNCTION incidents_repeat_rebuild() RETURNS void LANGUAGE sql AS $$
-    UPDATE incidents_incident i SET repeat_any = f.any_, repeat_public = f.public_
-    FROM (
-        SELECT a.id, COALESCE(r.any_, false) AS any_, COALESCE(r.public_, false) AS public_
-        FROM incidents_incident a
-        LEFT JOIN (
-            SELECT incident_id, bool_or(n_window > n_now) AS any_, bool_or(p_window > p_now) AS public_
-            FROM (
-                SELECT l.incident_id,
-                       count(*) OVER w AS n_window,
-                       count(*) OVER now_ AS n_now,
-                       count(*) FILTER (WHERE NOT x.restricted) OVER w AS p_window,
-                       count(*) FILTER (WHERE NOT x.restricted) OVER now_ AS p_now
-                FROM incidents_incident_services l
-                JOIN incidents_incident x ON x.id = l.incident_id
-                WHERE x.primary_cause <> 'undetermined'
-                WINDOW w AS (PARTITION BY l.service_id, x.primary_cause ORDER BY x.started_at
-                             RANGE BETWEEN {WINDOW} PRECEDING AND CURRENT ROW),
-                       now_ AS (PARTITION BY l.service_id, x.primary_cause, x.started_at)
-            ) counted
-            GROUP BY incident_id
-        ) r ON r.incident_id = a.id
-    ) f
-    WHERE i.id = f.id AND (i.repeat_any, i.repeat_public) IS DISTINCT FROM (f.any_, f.public_)
+-- each moment less those at that very moment are the strictly earlier ones. Returns how many
+-- incidents' flags it changed (none, when the triggers have kept them).
+CREATE FUNCTION incidents_repeat_rebuild() RETURNS integer LANGUAGE sql AS $$
+    WITH changed AS (
+        UPDATE incidents_incident i SET repeat_any = f.any_, repeat_public = f.public_
+        FROM (
+            SELECT a.id, COALESCE(r.any_, false) AS any_, COALESCE(r.public_, false) AS public_
+            FROM incidents_incident a
+            LEFT JOIN (
+                SELECT incident_id, bool_or(n_window > n_now) AS any_, bool_or(p_window > p_now) AS public_
+                FROM (
+                    SELECT l.incident_id,
+                           count(*) OVER w AS n_window,
+                           count(*) OVER now_ AS n_now,
+                           count(*) FILTER (WHERE NOT x.restricted) OVER w AS p_window,
+                           count(*) FILTER (WHERE NOT x.restricted) OVER now_ AS p_now
+                    FROM incidents_incident_services l
+                    JOIN incidents_incident x ON x.id = l.incident_id
+                    WHERE x.primary_cause <> 'undetermined'
+                    WINDOW w AS (PARTITION BY l.service_id, x.primary_cause ORDER BY x.started_at
+                                 RANGE BETWEEN {WINDOW} PRECEDING AND CURRENT ROW),
+                           now_ AS (PARTITION BY l.service_id, x.primary_cause, x.started_at)
+                ) counted
+                GROUP BY incident_id
+            ) r ON r.incident_id = a.id
+        ) f
+        WHERE i.id = f.id AND (i.repeat_any, i.repeat_public) IS DISTINCT FROM (f.any_, f.public_)
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM changed
 $$;
 
 -- A service link added or removed: that incident, and those after it on that service with its cause.

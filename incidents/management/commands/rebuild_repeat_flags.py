@@ -1,0 +1,16 @@
+"""Set every incident's repeat flags from the data, as Celery beat does daily (incidents/repeats.py)."""
+
+from django.core.management.base import BaseCommand
+
+from incidents import repeats
+
+
+class Command(BaseCommand):
+    help = "Recompute the incidents' repeat flags (PostgreSQL), changing only those that are wrong."
+
+    def handle(self, *args, **options):
+        changed = repeats.rebuild()
+        if changed is None:
+            self.stdout.write("Nothing to do: repeat flags are kept on PostgreSQL only.")
+        else:
+            self.stdout.write(f"Repeat flags changed on {changed} incidents.")
