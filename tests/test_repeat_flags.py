@@ -80,6 +80,20 @@ class TestTriggers:
                 incidents[-1].services.add(rng.choice(services))
             assert stored_flags() == expected_flags(), f"after step {step} (kind {kind})"
 
+    def test_bulk_link_writes_and_deletes_keep_them(self, world):
+        _rng, services, incidents = world
+        through = Incident.services.through
+        # Many links in one INSERT, then many incidents (and so their links) in one DELETE.
+        through.objects.all().delete()
+        assert stored_flags() == expected_flags()
+        assert not any(a for a, _ in stored_flags().values())
+        through.objects.bulk_create(
+            [through(incident_id=incident.pk, service_id=services[n % 2].pk) for n, incident in enumerate(incidents)]
+        )
+        assert stored_flags() == expected_flags()
+        Incident.objects.filter(pk__in=[i.pk for i in incidents[::3]]).delete()
+        assert stored_flags() == expected_flags()
+
     def test_a_bulk_update_keeps_them(self, world):
         Incident.objects.filter(pk__in=[i.pk for i in world[2][::2]]).update(started_at=START + timedelta(days=100))
         assert stored_flags() == expected_flags()

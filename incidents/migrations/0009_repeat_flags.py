@@ -11,7 +11,9 @@ change:
 - repeat_public: such an earlier, unrestricted incident exists (every viewer sees those).
 
 The triggers recompute the flags of the incident written and of the incidents
-up to 90 days after it on its services, for the old values and the new. A
+up to 90 days after it on its services, for the old values and the new: per row for
+an incident's start, cause or restriction, per statement for service links (deleting
+many incidents removes their links in one statement, recomputed in one pass). A
 session that sets `coe.defer_repeat_flags` to `on` (generate_data's bulk load)
 skips them and calls incidents_repeat_rebuild() once at the end, which sets
 every flag in one sorted pass. Two writers at the same moment on the same service
@@ -83,25 +85,35 @@ CREATE FUNCTION incidents_repeat_rebuild() RETURNS integer LANGUAGE sql AS $$
     SELECT count(*)::integer FROM changed
 $$;
 
--- A service link added or removed: that incident, and those after it on that service with its cause.
-CREATE FUNCTION incidents_repeat_link_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    link incidents_incident_services;
+-- Service links added or removed (a list of pairs): those incidents, and those after each on that
+-- service with its cause.
+CREATE FUNCTION incidents_repeat_after_links(incident_ids bigint[], service_ids bigint[]) RETURNS void
+LANGUAGE sql AS $$
+    SELECT incidents_repeat_refresh(ARRAY(
+        SELECT l.incident_id FROM unnest(incident_ids, service_ids) AS l(incident_id, service_id)
+        UNION
+        SELECT y.id FROM unnest(incident_ids, service_ids) AS l(incident_id, service_id)
+        JOIN incidents_incident x ON x.id = l.incident_id
+        JOIN incidents_incident y
+          ON y.primary_cause = x.primary_cause
+         AND y.started_at > x.started_at AND y.started_at <= x.started_at + {WINDOW}
+        JOIN incidents_incident_services ly ON ly.incident_id = y.id AND ly.service_id = l.service_id
+    ))
+$$;
+
+-- Once per statement, so deleting a thousand incidents (their links go in one DELETE) is one pass.
+CREATE FUNCTION incidents_repeat_links_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF {DEFERRED} THEN
         RETURN NULL;
     END IF;
-    IF TG_OP = 'DELETE' THEN link := OLD; ELSE link := NEW; END IF;
-    PERFORM incidents_repeat_refresh(ARRAY(
-        SELECT link.incident_id
-        UNION
-        SELECT y.id FROM incidents_incident x
-        JOIN incidents_incident y
-          ON y.primary_cause = x.primary_cause
-         AND y.started_at > x.started_at AND y.started_at <= x.started_at + {WINDOW}
-        JOIN incidents_incident_services ly ON ly.incident_id = y.id AND ly.service_id = link.service_id
-        WHERE x.id = link.incident_id
-    ));
+    IF TG_OP = 'INSERT' THEN
+        PERFORM incidents_repeat_after_links(
+            ARRAY(SELECT incident_id FROM added_links), ARRAY(SELECT service_id FROM added_links));
+    ELSE
+        PERFORM incidents_repeat_after_links(
+            ARRAY(SELECT incident_id FROM removed_links), ARRAY(SELECT service_id FROM removed_links));
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -128,9 +140,13 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER incidents_repeat_link
-AFTER INSERT OR DELETE ON incidents_incident_services
-FOR EACH ROW EXECUTE FUNCTION incidents_repeat_link_changed();
+CREATE TRIGGER incidents_repeat_links_added
+AFTER INSERT ON incidents_incident_services REFERENCING NEW TABLE AS added_links
+FOR EACH STATEMENT EXECUTE FUNCTION incidents_repeat_links_changed();
+
+CREATE TRIGGER incidents_repeat_links_removed
+AFTER DELETE ON incidents_incident_services REFERENCING OLD TABLE AS removed_links
+FOR EACH STATEMENT EXECUTE FUNCTION incidents_repeat_links_changed();
 
 CREATE TRIGGER incidents_repeat_incident
 AFTER UPDATE OF started_at, primary_cause, restricted ON incidents_incident
@@ -143,9 +159,11 @@ FOR EACH ROW WHEN (
 
 DROP = """
 DROP TRIGGER IF EXISTS incidents_repeat_incident ON incidents_incident;
-DROP TRIGGER IF EXISTS incidents_repeat_link ON incidents_incident_services;
+DROP TRIGGER IF EXISTS incidents_repeat_links_added ON incidents_incident_services;
+DROP TRIGGER IF EXISTS incidents_repeat_links_removed ON incidents_incident_services;
 DROP FUNCTION IF EXISTS incidents_repeat_incident_changed();
-DROP FUNCTION IF EXISTS incidents_repeat_link_changed();
+DROP FUNCTION IF EXISTS incidents_repeat_links_changed();
+DROP FUNCTION IF EXISTS incidents_repeat_after_links(bigint[], bigint[]);
 DROP FUNCTION IF EXISTS incidents_repeat_rebuild();
 DROP FUNCTION IF EXISTS incidents_repeat_refresh(bigint[]);
 """
