@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import CharField, F, IntegerField, QuerySet
+from django.db.models import BooleanField, CharField, F, QuerySet
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
@@ -57,15 +57,16 @@ def _outer_id() -> str:
     return f"{_q(Incident._meta.db_table)}.{_q('id')}"
 
 
-def _first_ai_id() -> RawSQL:
+def _has_ai() -> RawSQL:
     # Not EXISTS: PostgreSQL plans an EXISTS in the select list for every incident there
     # could be and hashes the whole AI table first (a few ms); a LIMIT 1 scalar subquery
-    # runs only for the rows the page returns.
+    # runs only for the rows the page returns. A boolean, as the row needs it: a column that
+    # needs no converter spares Django's per-row conversion of the whole page.
     fk = AIInvolvement._meta.get_field("incident").column
     return RawSQL(
-        f"(SELECT a.{_q('id')} FROM {_q(AIInvolvement._meta.db_table)} a WHERE a.{_q(fk)} = {_outer_id()} LIMIT 1)",
+        f"((SELECT 1 FROM {_q(AIInvolvement._meta.db_table)} a WHERE a.{_q(fk)} = {_outer_id()} LIMIT 1) IS NOT NULL)",
         (),
-        output_field=IntegerField(),
+        output_field=BooleanField(),
     )
 
 
@@ -84,13 +85,13 @@ def _sorted_names(m2m: str, column: str) -> RawSQL:
 
 def list_values(incidents: QuerySet[Incident]) -> QuerySet:
     """The page's rows as dicts; `incidents` is already visible-to-the-caller and filtered."""
-    rows = incidents.annotate(first_ai_id=_first_ai_id(), coe_status=F("coe__status"))
+    rows = incidents.annotate(has_ai=_has_ai(), coe_status=F("coe__status"))
     if _arrays_in_query():
         rows = rows.annotate(
             service_names=_sorted_names("services", "name"), region_codes=_sorted_names("regions", "code")
         )
-        return rows.values(*COLUMNS, "first_ai_id", "coe_status", "service_names", "region_codes")
-    return rows.values(*COLUMNS, "first_ai_id", "coe_status")
+        return rows.values(*COLUMNS, "has_ai", "coe_status", "service_names", "region_codes")
+    return rows.values(*COLUMNS, "has_ai", "coe_status")
 
 
 def _names_by_incident(through, column: str, ids: list[int]) -> dict[int, list[str]]:
@@ -153,7 +154,7 @@ def shape(rows: list[dict], request) -> list[dict]:
             "time_to_resolve_seconds": _seconds(row["resolved_at"], row["started_at"]),
             "services": row["service_names"],
             "regions": row["region_codes"],
-            "ai_involved": row["first_ai_id"] is not None,
+            "ai_involved": row["has_ai"],
             "restricted": row["restricted"],
             "coe_status": row["coe_status"],
             "updated_at": row["updated_at"],
