@@ -258,21 +258,20 @@ def _pg_search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, 
     order = "rank DESC, started_at DESC, id DESC"
     sql = (
         f"WITH {HITS} AS MATERIALIZED ({_hits_sql(base_sql)}) "
-        "SELECT (SELECT json_agg(json_build_array(primary_cause, severity, status, year, has_ai, n)) FROM ("
-        "  SELECT primary_cause, severity, status, EXTRACT(YEAR FROM started_at AT TIME ZONE %s)::int AS year,"
-        f"  has_ai, count(*) AS n FROM {HITS} GROUP BY 1, 2, 3, 4, 5) f),"
-        f" (SELECT array_agg(id ORDER BY {order}) FROM (SELECT id, rank, started_at FROM {HITS} ORDER BY {order}"
-        "   LIMIT %s OFFSET %s) p),"
-        f" (SELECT array_agg(rank ORDER BY {order}) FROM (SELECT id, rank, started_at FROM {HITS} ORDER BY {order}"
-        "   LIMIT %s OFFSET %s) p)"
+        "SELECT f.groups, p.ids, p.ranks FROM"
+        " (SELECT json_agg(json_build_array(primary_cause, severity, status, year, has_ai, n)) AS groups FROM ("
+        "   SELECT primary_cause, severity, status, EXTRACT(YEAR FROM started_at AT TIME ZONE %s)::int AS year,"
+        f"  has_ai, count(*) AS n FROM {HITS} GROUP BY 1, 2, 3, 4, 5) g) f,"
+        f" (SELECT array_agg(id ORDER BY {order}) AS ids, array_agg(rank ORDER BY {order}) AS ranks FROM ("
+        f"   SELECT id, rank, started_at FROM {HITS} ORDER BY {order} LIMIT %s OFFSET %s) page) p"
     )
-    offset = (number - 1) * PAGE_SIZE
     params = [
         *[CONFIG, text] * 8,
         text.strip().upper(),
         *base_params,
         timezone.get_current_timezone_name(),
-        *[PAGE_SIZE, offset] * 2,
+        PAGE_SIZE,
+        (number - 1) * PAGE_SIZE,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -546,7 +545,7 @@ def _trim(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-# Facets: counts over the visible matching incidents, in two aggregate queries.
+# Facets: counts over the visible matching incidents, from one grouped count.
 # What the facets count by: each match falls in one group of these, counted in the database.
 FACET_GROUP = ("primary_cause", "severity", "status", "year", "ai_involved")
 

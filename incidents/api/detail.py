@@ -275,13 +275,18 @@ def fetch(incidents: QuerySet[Incident]) -> dict | None:
     Visibility and filters stay the ORM's (the queryset's SQL is the subquery that picks the
     incident); the rest is a fixed statement, built once.
     """
-    global _select
-    if _select is None:
-        _select = _select_sql()
     try:
         picked, params = incidents.order_by().values("pk").query.sql_with_params()
     except EmptyResultSet:  # e.g. visible_to() of nobody: none()
         return None
+    return _fetch_picked(picked, params)
+
+
+def _fetch_picked(picked: str, params) -> dict | None:
+    """The fixed statement (built once) for the incident the `picked` SQL selects."""
+    global _select
+    if _select is None:
+        _select = _select_sql()
     with connection.cursor() as cursor:
         cursor.execute(_select + picked + ")", params)
         row = cursor.fetchone()
@@ -311,16 +316,9 @@ def fetch_visible(user, key: str) -> dict | None:
     """
     if not user.is_authenticated:
         return None
-    global _select
-    if _select is None:
-        _select = _select_sql()
     picked, params = _picking_statement(connection.alias, user.is_superuser)
     values = {_USER_PLACEHOLDER: user.pk, _KEY_PLACEHOLDER: key}
-    params = [values.get(p, p) if isinstance(p, int | str) else p for p in params]
-    with connection.cursor() as cursor:
-        cursor.execute(_select + picked + ")", params)
-        row = cursor.fetchone()
-    return None if row is None else dict(zip((*COLUMNS, "parts"), row, strict=True))
+    return _fetch_picked(picked, [values.get(p, p) if isinstance(p, int | str) else p for p in params])
 
 
 def _seconds(end, start) -> int | None:

@@ -174,7 +174,6 @@ class Links:
 
     def __init__(self, scope: Scope, query: QueryDict):
         self.scope = scope
-        self.query = query
         self.pairs = list(query.lists())
 
     @cached_property
