@@ -94,6 +94,17 @@ class Scope:
             queryset = queryset.filter(team__slug=self.team)
         return queryset
 
+    def action_items(self, user) -> QuerySet[ActionItem]:
+        """The action items of the scope's incidents.
+
+        With no filter the scope is every incident the user may see, so the items are those not
+        of an incident hidden from the user: a hash of a few restricted ids, not a join with all
+        the visible incidents (at 100,000 incidents, a fifth of the dashboard's action-item pass).
+        """
+        if self == Scope():
+            return ActionItem.objects.exclude(incident__in=Incident.objects.hidden_from(user))
+        return ActionItem.objects.filter(incident__in=self.incidents(user))
+
 
 class PercentileCont(Aggregate):
     """PostgreSQL's ordered-set aggregate percentile_cont(p) WITHIN GROUP (ORDER BY expr), with an
@@ -384,7 +395,12 @@ class _WidthBucket(Func):
     def as_sql(self, compiler, connection, **extra):
         inner, params = compiler.compile(self.source_expressions[0])
         marks = ", ".join(["%s"] * len(self.moments))
-        return f"width_bucket({inner}, ARRAY[{marks}]::timestamptz[])", [*params, *self.moments]
+        # Most values (five years of items against a year of moments) come before the first moment:
+        # one comparison answers those, cheaper than width_bucket's search. NULL stays NULL.
+        return (
+            f"CASE WHEN {inner} < %s THEN 0 ELSE width_bucket({inner}, ARRAY[{marks}]::timestamptz[]) END",
+            [*params, self.moments[0], *params, *self.moments],
+        )
 
 
 def _moments_before(expression, moments: list[datetime]):
@@ -427,9 +443,17 @@ def action_item_incidents(
     return incidents.filter(Exists(items))
 
 
-def action_items(incidents: QuerySet[Incident], *, period: Period, today: date | None = None) -> dict:
+def action_items(
+    incidents: QuerySet[Incident],
+    *,
+    period: Period,
+    today: date | None = None,
+    items: QuerySet[ActionItem] | None = None,
+) -> dict:
+    """Action items by state, the burn-down and the oldest overdue, of `items` (by default those
+    of `incidents`; Scope.action_items gives the same rows more cheaply)."""
     today = today or timezone.localdate()
-    items = ActionItem.objects.filter(incident__in=incidents)
+    items = ActionItem.objects.filter(incident__in=incidents) if items is None else items
     points = _burn_down_points(period=period, today=today)
     moments = [start_of_day(point) for point in points]
     # One grouped pass: each item's state, and how many of the burn-down's moments come at or
@@ -595,7 +619,7 @@ def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
         "ai": ai_involvement(ai, by_cause=by_cause),
         "durations_by_month": durations,
         "coe_timeliness": coe_timeliness(incidents, row),
-        "action_items": action_items(incidents, period=scope.period, today=today),
+        "action_items": action_items(incidents, period=scope.period, today=today, items=scope.action_items(user)),
         "attribution": attribution(incidents, row),
         "repeats": repeats(incidents, user, count=row["repeats"]),
         "controls": controls(incidents),

@@ -52,6 +52,18 @@ class IncidentQuerySet(models.QuerySet):
             return self
         return self.filter(Q(restricted=False) | Q(owner_id=user.pk) | Q(access_group__in=user.groups.all()))
 
+    def hidden_from(self, user) -> IncidentQuerySet:
+        """The complement of visible_to(user): the incidents this user must not learn of.
+
+        A few restricted ones for most people, so "not among these" filters rows that belong to
+        incidents (action items, say) without joining the hundred thousand visible incidents.
+        """
+        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+            return self.all()
+        if user.is_superuser:
+            return self.none()
+        return self.filter(restricted=True).exclude(owner_id=user.pk).exclude(access_group__in=user.groups.all())
+
     def with_ai_flag(self) -> IncidentQuerySet:
         """Annotate `has_ai` (an EXISTS subquery, so lists stay one query)."""
         from .ai import AIInvolvement
