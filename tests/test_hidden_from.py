@@ -70,7 +70,7 @@ def test_hidden_is_the_complement_of_visible(cast, who):
 
 @pytest.mark.parametrize("who", ["outsider", "member", "owner", "superuser"])
 def test_the_unfiltered_scope_reads_the_items_of_visible_incidents(cast, who):
-    incidents, users = cast
+    _incidents, users = cast
     user = users[who]
     expected = ActionItem.objects.filter(incident__in=Incident.objects.visible_to(user))
     assert set(Scope().action_items(user)) == set(expected)
