@@ -339,6 +339,9 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
     filterset_fields = ["kind"]
     queryset = Source.objects.all()
 
+    def get_queryset(self):
+        return Source.objects.visible_to(self.request.user)
+
 
 class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     serializer_class = s.ControlSerializer

@@ -5,9 +5,72 @@ claim is stored with its source and the disagreement is kept, not resolved by
 overwriting.
 """
 
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 
 from .vocab import ClaimedAIRole, PrimaryCause, SourceKind, Stance
+
+
+def _citations() -> list[tuple[models.QuerySet, str, str]]:
+    """Every record that cites a source: (its rows, unordered so they can be UNIONed, the source
+    column, the incident column)."""
+    from .actions import ActionItem
+    from .ai import AIInvolvement
+    from .incident import ImpactFigure, Incident, TimelineEvent
+
+    return [
+        (Incident.sources.through.objects.order_by(), "source", "incident"),
+        (Claim.objects.order_by(), "source", "incident"),
+        (AIInvolvement.evidence.through.objects.order_by(), "source", "aiinvolvement__incident"),
+        (ActionItem.objects.order_by(), "source", "incident"),
+        (TimelineEvent.objects.order_by(), "source", "incident"),
+        (ImpactFigure.objects.order_by(), "source", "incident"),
+        (Incident.objects.order_by(), "reported_duration_source", "pk"),
+    ]
+
+
+class SourceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SourceQuerySet:
+        """Sources this user may see: all but those cited only by incidents hidden from the user.
+
+        A source's title and address can tell of a restricted incident ("Payments ledger wiped by
+        an agent"), so one that only restricted incidents cite stays with them. One cited by a
+        visible incident or a control (controls are everyone's), or by nothing, is listed.
+        """
+        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        return self.exclude(pk__in=_cited_only_by_hidden(user))
+
+
+def _cited_only_by_hidden(user) -> list[int]:
+    """The ids of sources that incidents hidden from `user` cite and nothing else does.
+
+    Worked out in two small queries (each a UNION over the kinds of citing record) from the few
+    hidden incidents, so the list's own query is a plain NOT IN of a handful of ids; a per-source
+    check in the list query would make PostgreSQL hash every citation of every visible incident.
+    """
+    from .actions import Control
+    from .incident import Incident
+
+    hidden = Incident.objects.hidden_from(user)
+    citations = _citations()
+    cited = [
+        rows.filter(**{f"{incident}__in": hidden, f"{source}__isnull": False}).values_list(source)
+        for rows, source, incident in citations
+    ]
+    candidates = {pk for (pk,) in cited[0].union(*cited[1:])}
+    if not candidates:
+        return []
+    elsewhere = [Control.sources.through.objects.order_by().filter(source__in=candidates).values_list("source")] + [
+        rows.filter(**{f"{source}__in": candidates}).exclude(**{f"{incident}__in": hidden}).values_list(source)
+        for rows, source, incident in citations
+    ]
+    seen = {pk for (pk,) in elsewhere[0].union(*elsewhere[1:])}
+    return sorted(candidates - seen)
 
 
 class Source(models.Model):
@@ -23,6 +86,8 @@ class Source(models.Model):
     note = models.TextField(
         blank=True, help_text="How it was read, e.g. 'via The Register' or 'read through secondaries'."
     )
+
+    objects = SourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["published_on", "publisher"]

@@ -175,6 +175,11 @@ class Incident(models.Model):
             models.Index(fields=["started_at", "id"], name="incident_started_id_idx"),
             # The few incidents with an adopted cause (the dashboard's vendor disagreements), newest first.
             models.Index(fields=["started_at", "id"], condition=~Q(adopted_cause=""), name="incident_adopted_idx"),
+            # The few restricted incidents, with what decides who may see them: hidden_from() reads
+            # these rows alone rather than every incident.
+            models.Index(
+                fields=["id", "owner", "access_group"], condition=Q(restricted=True), name="incident_restricted_idx"
+            ),
         ]
 
     def __str__(self) -> str:
