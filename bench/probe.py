@@ -125,10 +125,11 @@ def _explain(cursor, sql: str) -> dict:
 
 def _capture(client, url: str):
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     client.get(url)  # warm: the token's last_used_at write happens at most once a minute
-    with CaptureQueriesContext(connection) as queries:
+    # One connection, so every query is seen (the app runs the dashboard's passes side by side).
+    with override_settings(DB_QUERY_THREADS=1), CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     return response, [q["sql"] for q in queries.captured_queries]
 

@@ -89,6 +89,9 @@ TEMPLATES = [
 # point DATABASE_URL at PostgreSQL.
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+# How many connections one request may query on at once (incidents/concurrent.py): the dashboard's
+# independent passes run side by side on PostgreSQL. 1 runs them one after another.
+DB_QUERY_THREADS = env_int("DB_QUERY_THREADS", 2, minimum=1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DB_JIT", default=False):
     # PostgreSQL's JIT compiles a plan when its estimated cost is high: the dashboard's and the
     # search's aggregates qualify, and compiling (0.05-1.5 s measured at 100k incidents) costs

@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.db.models.lookups import IsNull, LessThan
 from django.utils import timezone
 
+from .concurrent import gather
 from .models import ActionItem, AIInvolvement, Claim, Control, Incident
 from .models.vocab import (
     ACTION_STATUSES_OPEN,
@@ -527,14 +528,21 @@ def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident
     return incidents.exclude(adopted_cause="").filter(Exists(vendor_disagrees))
 
 
-def attribution(incidents: QuerySet[Incident], row: dict) -> dict:
-    """Attribution figures; the counts per status come from whole_set's `row`."""
-    by_status = {status: row[f"status_{i}"] for i, status in enumerate(AttributionStatus.values)}
+def vendor_disagreements(incidents: QuerySet[Incident]) -> tuple[int, list[dict]]:
+    """How many incidents' adopted cause differs from their vendor's, and the latest 50 of them."""
     differing = vendor_differs_incidents(incidents).annotate(total=Window(Count("*")))
     rows = list(differing.order_by("-started_at").values("key", "title", "adopted_cause", "total")[:50])
     total = rows[0]["total"] if rows else 0
     for row in rows:
         del row["total"]
+    return total, rows
+
+
+def attribution(incidents: QuerySet[Incident], row: dict, differing: tuple[int, list[dict]] | None = None) -> dict:
+    """Attribution figures; the counts per status come from whole_set's `row`, the disagreements
+    from vendor_disagreements (run here if not given)."""
+    by_status = {status: row[f"status_{i}"] for i, status in enumerate(AttributionStatus.values)}
+    total, rows = differing if differing is not None else vendor_disagreements(incidents)
     return {
         "by_status": [
             {"status": s.value, "label": s.label, "incidents": by_status.get(s.value, 0)} for s in AttributionStatus
@@ -579,13 +587,19 @@ def repeat_incidents(incidents: QuerySet[Incident], user) -> QuerySet[Incident]:
     return incidents.filter(repeat_q(user))
 
 
-def repeats(incidents: QuerySet[Incident], user, *, count: int) -> dict:
-    """The latest 50 repeats; `count` is whole_set's, which counts them in its pass."""
+def latest_repeats(incidents: QuerySet[Incident], user) -> list[dict]:
+    """The latest 50 of the `incidents` that repeat an earlier one `user` may see."""
     found = repeat_incidents(incidents, user).order_by("-started_at", "-id")
     rows = list(found.values("key", "title", "primary_cause", "started_at")[:50])
     for row in rows:
         row["started_at"] = row["started_at"].isoformat()
-    return {"count": count, "incidents": rows}
+    return rows
+
+
+def repeats(incidents: QuerySet[Incident], user, *, count: int, latest: list[dict] | None = None) -> dict:
+    """The latest 50 repeats (latest_repeats, run here if not given); `count` is whole_set's,
+    which counts them in its pass."""
+    return {"count": count, "incidents": latest if latest is not None else latest_repeats(incidents, user)}
 
 
 def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySet[Incident]:
@@ -604,9 +618,17 @@ def controls(incidents: QuerySet[Incident]) -> list[dict]:
 
 def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
     incidents = scope.incidents(user)
-    row, ai = whole_set(incidents, user), ai_counts(incidents)
+    # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
+    items, row, (months, durations), ai, control_rows, differing, latest = gather(
+        lambda: action_items(incidents, period=scope.period, today=today, items=scope.action_items(user)),
+        lambda: whole_set(incidents, user),
+        lambda: by_month(incidents),
+        lambda: ai_counts(incidents),
+        lambda: controls(incidents),
+        lambda: vendor_disagreements(incidents),
+        lambda: latest_repeats(incidents, user),
+    )
     by_cause = _by_cause(row, ai)
-    months, durations = by_month(incidents)
     return {
         "period": {
             "start": scope.period.start.isoformat() if scope.period.start else None,
@@ -619,8 +641,8 @@ def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
         "ai": ai_involvement(ai, by_cause=by_cause),
         "durations_by_month": durations,
         "coe_timeliness": coe_timeliness(incidents, row),
-        "action_items": action_items(incidents, period=scope.period, today=today, items=scope.action_items(user)),
-        "attribution": attribution(incidents, row),
-        "repeats": repeats(incidents, user, count=row["repeats"]),
-        "controls": controls(incidents),
+        "action_items": items,
+        "attribution": attribution(incidents, row, differing),
+        "repeats": repeats(incidents, user, count=row["repeats"], latest=latest),
+        "controls": control_rows,
     }

@@ -27,6 +27,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -35,6 +36,7 @@ from incidents import metrics
 from incidents.metrics import Period, Scope
 from incidents.models import ActionItem, Region
 from incidents.models.vocab import ActionStatus, AttributionStatus, CoeStatus, SourceKind, TriState
+from incidents.roles import ensure_roles
 from incidents.views.dashboard import DashboardForm
 
 from .factories import (
@@ -397,6 +399,33 @@ def listed(client, url: str) -> int:
     match = re.search(r"(\d+) incidents? you can see", response.content.decode())
     assert match, url
     return int(match.group(1))
+
+
+@pytest.fixture
+def committed_roles(transactional_db):
+    """The role groups: a data migration makes them, but a transactional test's flush removes them."""
+    ensure_roles(Group, Permission)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("who", ["outsider", "leader"])
+@pytest.mark.parametrize("scope", [SCOPE, Scope()], ids=["period", "all time"])
+def test_the_passes_side_by_side_give_the_figures_one_after_another_does(
+    committed_roles, world, settings, request, who, scope
+):
+    """Committed data (no test transaction), so the passes run on connections of their own."""
+    user = request.getfixturevalue(who)
+    settings.DB_QUERY_THREADS = 1
+    with CaptureQueriesContext(connection) as serial_queries:
+        one_by_one = metrics.dashboard_metrics(user, scope, today=TODAY)
+    settings.DB_QUERY_THREADS = 3
+    with CaptureQueriesContext(connection) as callers_queries:
+        side_by_side = metrics.dashboard_metrics(user, scope, today=TODAY)
+    assert side_by_side == one_by_one
+    assert one_by_one["incidents_total"] == (5 if who == "leader" else 4) - (0 if scope == SCOPE else -1)
+    # Some of the passes ran on the helpers' connections, not the caller's.
+    assert len(callers_queries) < len(serial_queries)
 
 
 class TestPage:
