@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    BooleanField,
     Case,
     Count,
     DurationField,
@@ -378,11 +379,6 @@ def _action_state(state: str, today: date) -> Q:
     return states[state]
 
 
-# Each item's one state for the grouped pass, first match wins: "open" means open and not overdue
-# there (action_items adds the overdue ones to the open count); the rest are "closed".
-STATE_ORDER = ("overdue", "open", "done_on_time", "done_late")
-
-
 class _WidthBucket(Func):
     """PostgreSQL's width_bucket(value, ARRAY[...]): how many of the ascending moments are <= value."""
 
@@ -457,28 +453,34 @@ def action_items(
     items = ActionItem.objects.filter(incident__in=incidents) if items is None else items
     points = _burn_down_points(period=period, today=today)
     moments = [start_of_day(point) for point in points]
-    # One grouped pass: each item's state, and how many of the burn-down's moments come at or
-    # before its creation and its closing. It is open at moment i when created before it and not
-    # closed by then: created_bucket <= i < closed_bucket. A few hundred groups, summed here.
-    state = Case(*(When(_action_state(s, today), then=Value(s)) for s in STATE_ORDER), default=Value("closed"))
-    closed = Case(When(status__in=ACTION_STATUSES_OPEN, then=None), default=F("completed_at"))
+    # One grouped pass: each item's status, whether it is past due today and whether it was done
+    # by its due date (the states of _action_state, decided here per group rather than by a CASE
+    # per row), and how many of the burn-down's moments come at or before its creation and its
+    # completion. It is open at moment i when created before it and not closed by then:
+    # created_bucket <= i < closed_bucket. A few hundred groups, summed here.
     groups = (
         items.order_by()
-        .values(state=state, created=_moments_before(F("created_at"), moments), closed=_moments_before(closed, moments))
+        .values(
+            "status",
+            past_due=ExpressionWrapper(Q(due_date__lt=today), output_field=BooleanField()),
+            by_due=ExpressionWrapper(Q(due_date__gte=F("completed_at__date")), output_field=BooleanField()),
+            created=_moments_before(F("created_at"), moments),
+            closed=_moments_before(F("completed_at"), moments),
+        )
         .annotate(n=Count("id"))
     )
     counts = dict.fromkeys(("total", *ACTION_STATES), 0)
     open_at = [0] * len(moments)
     for group in groups:
-        n, state_of = group["n"], group["state"]
+        n, status = group["n"], group["status"]
         counts["total"] += n
-        if state_of in ("open", "overdue"):
+        if status in ACTION_STATUSES_OPEN:
             counts["open"] += n
-            counts["overdue"] += n if state_of == "overdue" else 0
+            counts["overdue"] += n if group["past_due"] else 0  # NULL: no due date, never overdue
             until = len(moments)
         else:
-            if state_of != "closed":
-                counts[state_of] += n
+            if status in ACTION_STATUSES_DONE and group["by_due"] is not None:  # NULL: no due date or completion
+                counts["done_on_time" if group["by_due"] else "done_late"] += n
             until = group["closed"] or 0  # closed with no time: never open at a moment
         for i in range(group["created"], until):
             open_at[i] += n

@@ -301,6 +301,24 @@ class TestFigures:
         assert [p["open"] for p in items["burn_down"]] == [1, 4, 3]
         assert [i["incident"] for i in items["oldest_overdue"]] == [world.b.key, world.r.key]
 
+    def test_action_item_states_at_their_edges(self, world, outsider, settings):
+        d = world.d
+        counts = ("total", "open", "overdue", "done_on_time", "done_late")
+        before = [figures(outsider)["action_items"][k] for k in counts]
+        # Open with no due date: open, never overdue. Done with no due date: neither on time nor
+        # late. Verified counts as done.
+        item(d, created=at(11, 21), due=None)
+        item(d, created=at(11, 21), due=None, status=ActionStatus.DONE, completed=at(11, 25))
+        item(d, created=at(11, 21), due=date(2025, 11, 30), status=ActionStatus.VERIFIED, completed=at(11, 29))
+        # Done at 23:30 UTC on its due date: on time in UTC, the next day (late) in Berlin.
+        late_evening = datetime(2025, 12, 1, 23, 30, tzinfo=UTC)
+        item(d, created=at(11, 21), due=date(2025, 12, 1), status=ActionStatus.DONE, completed=late_evening)
+        after = [figures(outsider)["action_items"][k] for k in counts]
+        assert [a - b for a, b in zip(after, before, strict=True)] == [4, 1, 0, 2, 0]
+        settings.TIME_ZONE = "Europe/Berlin"
+        berlin = [figures(outsider)["action_items"][k] for k in counts]
+        assert [a - b for a, b in zip(berlin, before, strict=True)] == [4, 1, 0, 1, 1]
+
     def test_attribution(self, world, outsider):
         attribution = figures(outsider)["attribution"]
         assert attribution["by_status"] == [
