@@ -11,7 +11,7 @@ from incidents.metrics import Period, Scope
 from incidents.models import ActionItem, Incident
 from incidents.models.vocab import ActionStatus
 
-from .factories import ActionItemFactory, GroupFactory, IncidentFactory, UserFactory
+from .factories import ActionItemFactory, ControlFactory, GroupFactory, IncidentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +89,19 @@ def test_a_filtered_scope_keeps_to_its_incidents(cast):
     incidents["in_group"].save()
     assert set(scope.action_items(users["member"])) == set(incidents["in_group"].action_items.all())
     assert not scope.action_items(users["outsider"]).exists()
+
+
+@pytest.mark.parametrize("who", ["outsider", "member", "owner", "superuser"])
+def test_control_counts_keep_to_the_visible_incidents(cast, who):
+    incidents, users = cast
+    user = users[who]
+    guard = ControlFactory(name="Two-person rule for deletes")
+    guard.incidents.add(*incidents.values())
+    ControlFactory(name="Unlinked")
+    unfiltered = Scope()
+    links = unfiltered.control_links(user)
+    assert {link.incident_id for link in links} == {incidents[name].pk for name in VISIBLE[who]}
+    by_name = {c["name"]: c["incidents"] for c in metrics.controls(unfiltered.incidents(user), links)}
+    assert by_name == {"Two-person rule for deletes": len(VISIBLE[who]), "Unlinked": 0}
+    # The same figures as from the incidents themselves.
+    assert metrics.controls(unfiltered.incidents(user)) == metrics.controls(unfiltered.incidents(user), links)
