@@ -7,6 +7,6 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents and COEs"
 
     def ready(self) -> None:
-        from . import lookups, postgres_times  # noqa: F401  (lookups registers `ilike`)
+        from . import lookups, postgres_times  # noqa: F401  (lookups registers `ilike` and `any_of`)
 
         postgres_times.connect()

@@ -1,4 +1,6 @@
-"""`ilike`: the case-insensitive substring match, written so PostgreSQL can estimate it.
+"""Lookups PostgreSQL plans better than Django's own: `ilike` and `any_of`.
+
+`ilike`: the case-insensitive substring match, written so PostgreSQL can estimate it.
 
 Django writes `icontains` as `UPPER(col::text) LIKE UPPER(pattern)`. PostgreSQL
 keeps no statistics for that expression and guesses that almost nothing matches,
@@ -9,8 +11,8 @@ the column's statistics and planned as one ordered index scan. On other
 databases `ilike` is `icontains`.
 """
 
-from django.db.models import CharField, TextField
-from django.db.models.lookups import IContains
+from django.db.models import BigAutoField, CharField, ForeignKey, TextField
+from django.db.models.lookups import IContains, In
 
 
 @CharField.register_lookup
@@ -25,3 +27,19 @@ class ILike(IContains):
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         rhs_sql, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs_sql} ILIKE {rhs_sql}", (*lhs_params, *rhs_params)
+
+
+@ForeignKey.register_lookup
+@BigAutoField.register_lookup
+class AnyOf(In):
+    """`field__any_of=[ids]`: `field IN (...)` with the ids as one array parameter on PostgreSQL.
+
+    Thousands of ids as thousands of placeholders cost more to send, parse and plan than to run
+    (the source list's hidden ids: 0.37 s a request at 100k incidents). Elsewhere it is `in`.
+    """
+
+    lookup_name = "any_of"
+
+    def as_postgresql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs_sql} = ANY(%s)", (*lhs_params, [int(pk) for pk in self.rhs])

@@ -1,11 +1,12 @@
-"""`ilike` (incidents/lookups.py): icontains everywhere, ILIKE on PostgreSQL."""
+"""incidents/lookups.py: `ilike` (icontains everywhere, ILIKE on PostgreSQL) and `any_of` (in
+everywhere, one array parameter on PostgreSQL)."""
 
 import pytest
 from django.db import connection
 
-from incidents.models import Incident
+from incidents.models import ActionItem, Incident
 
-from .factories import IncidentFactory
+from .factories import ActionItemFactory, IncidentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +43,26 @@ def test_on_postgresql_it_is_ilike_on_the_column():
         assert "UPPER(" not in sql
     else:
         assert "LIKE" in sql
+
+
+@pytest.mark.parametrize("pick", [[], [0], [0, 2], [1, 2, 3]])
+def test_any_of_finds_what_in_finds(pick):
+    incidents = [IncidentFactory(title=f"Incident {n}") for n in range(4)]
+    ids = [incidents[n].pk for n in pick]
+    for rows in (Incident.objects.all(), Incident.objects.exclude(pk__in=[])):
+        assert set(rows.filter(pk__any_of=ids)) == {incidents[n] for n in pick}
+        assert set(rows.exclude(pk__any_of=ids)) == set(incidents) - {incidents[n] for n in pick}
+    # On a foreign key too.
+    owner = incidents[0]
+    ActionItemFactory(incident=owner)
+    assert ActionItem.objects.filter(incident__any_of=ids).exists() == (0 in pick)
+
+
+def test_on_postgresql_the_ids_are_one_array_parameter():
+    ids = list(range(1, 3001))
+    sql, params = Incident.objects.filter(pk__any_of=ids).query.sql_with_params()
+    if connection.vendor == "postgresql":
+        assert "= ANY(%s)" in sql
+        assert params == (ids,)
+    else:
+        assert len(params) == len(ids)

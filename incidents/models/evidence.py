@@ -43,7 +43,7 @@ class SourceQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self.all()
-        return self.exclude(pk__in=_cited_only_by_hidden(user))
+        return self.exclude(pk__any_of=_cited_only_by_hidden(user))
 
 
 def _cited_only_by_hidden(user) -> list[int]:
@@ -65,8 +65,8 @@ def _cited_only_by_hidden(user) -> list[int]:
     candidates = {pk for (pk,) in cited[0].union(*cited[1:])}
     if not candidates:
         return []
-    elsewhere = [Control.sources.through.objects.order_by().filter(source__in=candidates).values_list("source")] + [
-        rows.filter(**{f"{source}__in": candidates}).exclude(**{f"{incident}__in": hidden}).values_list(source)
+    elsewhere = [Control.sources.through.objects.order_by().filter(source__any_of=candidates).values_list("source")] + [
+        rows.filter(**{f"{source}__any_of": candidates}).exclude(**{f"{incident}__in": hidden}).values_list(source)
         for rows, source, incident in citations
     ]
     seen = {pk for (pk,) in elsewhere[0].union(*elsewhere[1:])}
