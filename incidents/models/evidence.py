@@ -7,7 +7,6 @@ overwriting.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import models
 
 from .vocab import ClaimedAIRole, PrimaryCause, SourceKind, Stance
@@ -39,7 +38,9 @@ class SourceQuerySet(models.QuerySet):
         an agent"), so one that only restricted incidents cite stays with them. One cited by a
         visible incident or a control (controls are everyone's), or by nothing, is listed.
         """
-        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+        from .incident import signed_in
+
+        if not signed_in(user):
             return self.none()
         if user.is_superuser:
             return self.all()

@@ -38,6 +38,11 @@ def _choice_check(
     )
 
 
+def signed_in(user) -> bool:
+    """A real, authenticated user (not None, not the anonymous one): who visibility rules apply to."""
+    return user is not None and not isinstance(user, AnonymousUser) and user.is_authenticated
+
+
 class IncidentQuerySet(models.QuerySet):
     def visible_to(self, user) -> IncidentQuerySet:
         """Incidents this user may know exist.
@@ -46,7 +51,7 @@ class IncidentQuerySet(models.QuerySet):
         members of its access group. Everyone else must not learn that it
         exists: every list, count, search and export starts here.
         """
-        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+        if not signed_in(user):
             return self.none()
         if user.is_superuser:
             return self
@@ -58,7 +63,7 @@ class IncidentQuerySet(models.QuerySet):
         A few restricted ones for most people, so "not among these" filters rows that belong to
         incidents (action items, say) without joining the hundred thousand visible incidents.
         """
-        if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+        if not signed_in(user):
             return self.all()
         if user.is_superuser:
             return self.none()
