@@ -37,6 +37,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.db.models.lookups import IsNull, LessThan
 from django.utils import timezone
 
+from . import dashboard_cache
 from .concurrent import gather
 from .models import ActionItem, AIInvolvement, Claim, Control, Incident
 from .models.vocab import (
@@ -630,6 +631,13 @@ def controls(incidents: QuerySet[Incident], links: QuerySet | None = None) -> li
 
 
 def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
+    """The dashboard's figures for this viewer and scope: from the cache while the data is
+    unchanged (dashboard_cache), else computed."""
+    today = today or timezone.localdate()
+    return dashboard_cache.remembered(user, scope, today, lambda: compute_dashboard_metrics(user, scope, today=today))
+
+
+def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
     incidents = scope.incidents(user)
     # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
     items, row, (months, durations), ai, control_rows, differing, latest = gather(

@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import transaction
 
-from . import reminders, repeats
+from . import data_version, reminders, repeats
 
 
 @shared_task(name="incidents.sweep_reminders", acks_late=True, soft_time_limit=240, time_limit=300)
@@ -34,6 +34,12 @@ def deliver_reminder(self, log_id: int) -> str:
 def rebuild_repeat_flags() -> int | None:
     """Mend repeat flags two simultaneous writers left wrong (see incidents/repeats.py)."""
     return repeats.rebuild()
+
+
+@shared_task(name="incidents.compact_data_changes", acks_late=True, soft_time_limit=60, time_limit=90)
+def compact_data_changes() -> int | None:
+    """Keep the dashboard cache's change log short (see incidents/data_version.py)."""
+    return data_version.compact()
 
 
 @worker_ready.connect

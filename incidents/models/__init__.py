@@ -2,6 +2,7 @@
 
 from .actions import ActionItem, Control
 from .ai import AIInvolvement
+from .changes import DataChange
 from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
 from .evidence import Claim, Source
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
@@ -18,6 +19,7 @@ __all__ = [
     "CoeDocument",
     "CoeRevision",
     "Control",
+    "DataChange",
     "ImpactFigure",
     "Incident",
     "IncidentFactor",

@@ -1,0 +1,57 @@
+"""The version of the data the dashboard reads: it changes with every commit that writes it.
+
+Triggers (migration 0012) add a row to the change log, once per transaction, for each write to
+those tables; the row commits with the write. The version is the log's size and its newest
+transaction id. Within the log's life the size grows by one with each such commit, so equal
+versions mean equal data. `compact` empties the log and adds a row for its own transaction,
+whose id no earlier version held, so no version comes back after a compaction either.
+
+PostgreSQL only: SQLite has no triggers here, and `current` gives None (nothing is cached).
+"""
+
+from __future__ import annotations
+
+from django.db import OperationalError, connection, transaction
+
+from .models import DataChange
+
+TABLE = DataChange._meta.db_table
+VERSION_SQL = f"SELECT count(*), max(xact) FROM {TABLE}"
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def current() -> tuple[int, int] | None:
+    """(rows in the log, newest transaction), or None where writes are not logged."""
+    if not available():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(VERSION_SQL)
+        count, newest = cursor.fetchone()
+    return count, newest
+
+
+def compact(lock_timeout: str = "2s") -> int | None:
+    """Empty the log, leaving one row of this transaction; how many rows went (None: skipped).
+
+    The table lock waits for transactions that have logged a write to end and holds off new
+    ones for the moment it takes, so no row of an open transaction is deleted (its write would
+    then go unseen). A writer that keeps it waiting longer than `lock_timeout` makes this a
+    no-op until the next run rather than a pause for every writer.
+    """
+    if not available():
+        return None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = %s", [lock_timeout])
+            cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+            cursor.execute(f"DELETE FROM {TABLE}")
+            deleted = cursor.rowcount
+            cursor.execute(f"INSERT INTO {TABLE} (xact) VALUES (pg_current_xact_id()::text::bigint)")
+            return deleted
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            return None
+        raise

@@ -1,0 +1,23 @@
+"""A log of committed writes to the tables the dashboard reads, so its figures can be cached exactly.
+
+PostgreSQL statement triggers (migration 0012) add a row for every statement that writes one of
+those tables, in the writer's transaction: the row becomes visible exactly when the write does.
+incidents/data_version.py reads the log's size and newest transaction as a version that changes
+with every such commit. Rows are only ever inserted (no counter row to lock, so writers never
+wait on each other); Celery beat compacts the log (data_version.compact).
+"""
+
+from django.db import models
+
+
+class DataChange(models.Model):
+    # The writing transaction's id (pg_current_xact_id()): ids are never reused in a cluster, not
+    # even after a rollback or a TRUNCATE, so a version never comes back with other data behind it.
+    xact = models.BigIntegerField(db_index=True)
+    at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        db_table = "incidents_datachange"
+
+    def __str__(self) -> str:
+        return f"change in transaction {self.xact} at {self.at:%Y-%m-%d %H:%M:%S}"

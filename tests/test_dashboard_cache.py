@@ -1,0 +1,268 @@
+"""The dashboard's figures are cached per viewer and scope, and never served after their data changed.
+
+Committed data (transactional tests), because the cache is used only outside transactions.
+The data set is test_dashboard's `world`.
+"""
+
+import logging
+import re
+import socket
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import update_last_login
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from incidents import data_version, metrics, tasks
+from incidents.metrics import Period, Scope
+from incidents.models import ActionItem, Claim, CoeDocument, DataChange, Incident, Source
+from incidents.models.vocab import ActionStatus, SourceKind
+
+from .factories import AIInvolvementFactory
+from .test_dashboard import SCOPE, TODAY, committed_roles, world  # noqa: F401 (fixtures)
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def figures(user, scope=SCOPE):
+    return metrics.dashboard_metrics(user, scope, today=TODAY)
+
+
+def computed(user, scope=SCOPE):
+    """The figures straight from the data, past the cache."""
+    return metrics.compute_dashboard_metrics(user, scope, today=TODAY)
+
+
+@pytest.fixture
+def data(committed_roles, world):  # noqa: F811 (test_dashboard's fixtures, imported above)
+    return world
+
+
+def test_a_second_read_is_one_query_and_the_same_figures(data, leader, django_assert_num_queries):
+    first = figures(leader)
+    assert first == computed(leader)
+    with django_assert_num_queries(1):  # the data version and the viewer's groups
+        assert figures(leader) == first
+
+
+def test_each_viewer_gets_figures_of_what_they_may_see(data, leader, outsider):
+    assert figures(leader)["incidents_total"] == 5  # R, restricted, included
+    # The leader's cached figures are not the outsider's: R stays hidden.
+    assert figures(outsider)["incidents_total"] == 4
+    assert "Secret leaked by agent" not in repr(figures(outsider))
+
+
+def test_joining_and_leaving_a_group_changes_what_is_counted(data, outsider, restricted_group):
+    assert figures(outsider)["incidents_total"] == 4
+    outsider.groups.add(restricted_group)
+    assert figures(outsider)["incidents_total"] == 5
+    outsider.groups.remove(restricted_group)
+    assert figures(outsider)["incidents_total"] == 4
+
+
+def _severity(w):
+    Incident.objects.filter(pk=w.a.pk).update(severity="SEV4")  # a queryset update: no signals
+
+
+def _item_done(w):
+    ActionItem.objects.filter(pk=w.items.two.pk).update(status=ActionStatus.DONE, completed_at=w.items.two.created_at)
+
+
+def _raw_sql(w):
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE incidents_actionitem SET due_date = due_date - 400 WHERE id = %s", [w.items.three.pk])
+
+
+def _service_unlinked(w):
+    w.b.services.clear()  # B no longer repeats A
+
+
+def _coe_approved(w):
+    CoeDocument.objects.filter(incident=w.r).update(approved_at=w.r.resolved_at + timedelta(days=1))
+
+
+def _agent_recorded(w):
+    AIInvolvementFactory(incident=w.d, autonomy_level="L3")
+
+
+def _claim_deleted(w):
+    Claim.objects.filter(incident=w.b).delete()
+
+
+def _source_reclassified(w):
+    Source.objects.filter(claims__incident=w.b).update(kind=SourceKind.PRESS)
+
+
+def _control_unlinked(w):
+    w.agent_gate.incidents.remove(w.c)
+
+
+def _owner_renamed(w):
+    get_user_model().objects.filter(username="owen").update(username="owena")
+
+
+def _incident_restricted(w):
+    Incident.objects.filter(pk=w.d.pk).update(restricted=True, access_group=w.r.access_group)
+
+
+def _incident_deleted(w):
+    Incident.objects.filter(pk=w.d.pk).delete()
+
+
+WRITES = [
+    _severity,
+    _item_done,
+    _raw_sql,
+    _service_unlinked,
+    _coe_approved,
+    _agent_recorded,
+    _claim_deleted,
+    _source_reclassified,
+    _control_unlinked,
+    _owner_renamed,
+    _incident_restricted,
+    _incident_deleted,
+]
+
+
+@pytest.mark.parametrize("write", WRITES, ids=[w.__name__.strip("_") for w in WRITES])
+@pytest.mark.parametrize("scope", [SCOPE, Scope()], ids=["period", "all time"])
+def test_a_write_to_what_the_figures_read_gives_new_figures(data, leader, outsider, write, scope):
+    viewers = (leader, outsider)
+    before = [figures(viewer, scope) for viewer in viewers]
+    write(data)
+    after = [computed(viewer, scope) for viewer in viewers]
+    assert after != before  # the write changes some figure for someone
+    assert [figures(viewer, scope) for viewer in viewers] == after
+
+
+def test_a_login_keeps_the_figures(data, leader, django_assert_num_queries):
+    """Logins write last_login on auth_user; only usernames matter to the figures."""
+    version = data_version.current()
+    figures(leader)
+    update_last_login(None, leader)
+    assert data_version.current() == version
+    with django_assert_num_queries(1):
+        figures(leader)
+
+
+def test_figures_of_a_write_that_came_while_computing_are_not_kept(data, leader, monkeypatch):
+    compute = metrics.compute_dashboard_metrics
+
+    def compute_then_a_write_commits(*args, **kwargs):
+        result = compute(*args, **kwargs)
+        Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")
+        return result
+
+    monkeypatch.setattr(metrics, "compute_dashboard_metrics", compute_then_a_write_commits)
+    stale = figures(leader)
+    monkeypatch.setattr(metrics, "compute_dashboard_metrics", compute)
+    with CaptureQueriesContext(connection) as queries:
+        fresh = figures(leader)
+    assert len(queries) > 1  # computed again, not served
+    assert fresh != stale
+    assert fresh == computed(leader)
+
+
+def test_inside_a_transaction_its_own_writes_count(data, leader):
+    figures(leader)  # cached, outside any transaction
+    with transaction.atomic():
+        Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")
+        inside = figures(leader)
+        assert inside == computed(leader)
+        assert inside["incidents_by_month"][0]["SEV4"] == 1
+        transaction.set_rollback(True)
+    assert figures(leader)["incidents_by_month"][0]["SEV4"] == 0
+
+
+def test_off_when_dashboard_cache_seconds_is_zero(data, leader, settings):
+    settings.DASHBOARD_CACHE_SECONDS = 0
+    figures(leader)
+    with CaptureQueriesContext(connection) as queries:
+        figures(leader)
+    assert len(queries) > 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_cache_costs_the_speed_not_the_figures(data, leader, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+        }
+    }
+    with caplog.at_level(logging.WARNING, logger="incidents.dashboard_cache"):
+        assert figures(leader) == computed(leader)
+    assert "Dashboard cache unavailable" in caplog.text
+
+
+def test_every_table_the_figures_read_logs_its_writes(data, leader, settings):
+    """A table the figures read without a trigger would let cached figures go stale."""
+    settings.DB_QUERY_THREADS = 1
+    scopes = [
+        Scope(),
+        Scope(period=Period(TODAY - timedelta(days=400), TODAY), services=("dns",), regions=("us-east-1",)),
+        Scope(severities=("SEV1",), team="core"),
+    ]
+    read = set()
+    for scope in scopes:
+        with CaptureQueriesContext(connection) as queries:
+            computed(leader, scope)
+        for query in queries:
+            read |= set(re.findall(r'"((?:incidents|auth)_\w+)"', query["sql"]))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'incidents_note_change'")
+        logged = {row[0] for row in cursor.fetchall()}
+    assert {"incidents_incident", "incidents_actionitem", "incidents_control_incidents"} <= read
+    # auth_group: only its ids are read; deleting a group writes auth_user_groups and incidents.
+    assert read - {"auth_group"} <= logged, read - {"auth_group"} - logged
+
+
+class TestDataVersion:
+    def test_a_transaction_that_writes_many_rows_adds_one_change(self, data):
+        count, _ = data_version.current()
+        with transaction.atomic():
+            Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")
+            ActionItem.objects.all().update(title="Renamed")
+        assert data_version.current()[0] == count + 1
+
+    def test_compaction_leaves_one_row_and_a_version_never_seen(self, data, leader):
+        figures(leader)
+        seen = {data_version.current()}
+        assert DataChange.objects.count() > 1
+        assert data_version.compact() >= 1
+        assert DataChange.objects.count() == 1
+        after = data_version.current()
+        assert after not in seen
+        _severity(data)
+        assert data_version.current() not in seen | {after}
+        assert figures(leader) == computed(leader)
+
+    def test_compaction_waits_for_no_open_writer_beyond_its_timeout(self, data):
+        """An open transaction that logged a write keeps its row: compaction gives up instead."""
+        params = connection.get_connection_params()
+        with psycopg.connect(**params) as other:
+            other.execute("UPDATE incidents_incident SET severity = 'SEV4' WHERE id = %s", [data.a.pk])
+            rows = DataChange.objects.count()
+            assert data_version.compact(lock_timeout="200ms") is None
+            assert DataChange.objects.count() == rows
+            other.rollback()
+        assert data_version.compact() == rows
+
+    def test_the_beat_schedule_compacts_the_log(self, data):
+        from coe.celery import app
+
+        assert any(e["task"] == "incidents.compact_data_changes" for e in app.conf.beat_schedule.values())
+        assert tasks.compact_data_changes() >= 1
+        assert DataChange.objects.count() == 1
