@@ -23,6 +23,7 @@ Results: bench-results/latest.json and latest.md (git-ignored).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -291,6 +293,10 @@ class Case:
     replay: bool = False
     connections: int | None = None
     floor_check: str | None = None  # a floor URL whose rows must equal the check URL's
+    # The dashboard keeps its figures until their data changes (incidents/dashboard_cache.py):
+    # "changing" commits a write before every request, so each is computed; "unchanged" serves
+    # them from the cache after the first.
+    data: str | None = None
     result: dict = field(default_factory=dict)
 
 
@@ -356,7 +362,7 @@ def build_cases(cfg: Config, setup: dict) -> list[Case]:
         ),
         Case(
             "dashboard_year",
-            "Dashboard, one year",
+            "Dashboard, one year, data changed before each request",
             [f"/dashboard/?start={year}&end={end}"],
             ["/bench/replay/dashboard_year/"],
             "session",
@@ -365,10 +371,11 @@ def build_cases(cfg: Config, setup: dict) -> list[Case]:
             variant="/dashboard/",
             replay=True,
             connections=1,
+            data="changing",
         ),
         Case(
             "dashboard_all",
-            "Dashboard, all time",
+            "Dashboard, all time, data changed before each request",
             ["/dashboard/"],
             ["/bench/replay/dashboard_all/"],
             "session",
@@ -376,6 +383,17 @@ def build_cases(cfg: Config, setup: dict) -> list[Case]:
             "/dashboard/",
             replay=True,
             connections=1,
+            data="changing",
+        ),
+        Case(
+            "dashboard_all_unchanged",
+            "Dashboard, all time, data unchanged (cached figures)",
+            ["/dashboard/"],
+            [],
+            "session",
+            "",
+            "/dashboard/",
+            data="unchanged",
         ),
         Case(
             "search_page",
@@ -497,6 +515,31 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
+
+
+class ChangeWriter:
+    """Commits a write to the data change log every few milliseconds while a case runs, as a
+    busy team's edits would: every dashboard request finds new data and computes its figures."""
+
+    def __init__(self, database_url: str, every: float = 0.02):
+        self.database_url, self.every = database_url, every
+        self.stop = threading.Event()
+        self.writes = 0
+
+    def _run(self) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while not self.stop.wait(self.every):
+                conn.execute("INSERT INTO incidents_datachange (xact) VALUES (pg_current_xact_id()::text::bigint)")
+                self.writes += 1
+
+    def __enter__(self) -> ChangeWriter:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def measure(cfg: Config, server: Server, paths: list[str], headers: dict[str, str], connections: int) -> dict:
@@ -680,6 +723,8 @@ def main() -> None:
                 "variant": c.variant,
                 "auth": c.auth,
                 "replay": c.replay,
+                # Queries of the figures computed, or of cached figures served.
+                "cached": c.data == "unchanged",
                 # The JSON floors answer for the same rows as the API: check that they do.
                 "compare": c.floor_check is not None,
                 "floor_url": c.floor_check,
@@ -717,13 +762,14 @@ def main() -> None:
             if seconds > SLOW_SECONDS:
                 # Seconds per request: concurrent load would finish too few of them to count.
                 connections = 1
-            floor_ok = _status(server.base, case.floor[0], {})[0] == 200
+            floor_ok = bool(case.floor) and _status(server.base, case.floor[0], {})[0] == 200
             for attempt in range(2):
                 if floor_ok:
                     _say(f"  {case.name}: floor")
                     case.result["floor"] = measure(cfg, server, case.floor, {}, connections)
-                _say(f"  {case.name}: app")
-                case.result["app"] = measure(cfg, server, case.app, headers[case.auth], connections)
+                _say(f"  {case.name}: app" + (f" (data {case.data})" if case.data else ""))
+                with ChangeWriter(cfg.database_url) if case.data == "changing" else contextlib.nullcontext():
+                    case.result["app"] = measure(cfg, server, case.app, headers[case.auth], connections)
                 if connections == 1 or case.result["app"]["requests"] >= MIN_REQUESTS or attempt:
                     break
                 # Too few answers to say anything (some paths are slow): again, one request at a time.

@@ -26,6 +26,8 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from incidents import metrics
 from incidents.metrics import Period, Scope
@@ -235,6 +237,19 @@ class Cell:
         if self.text is not None:
             return self.text
         return "—" if self.value is None else str(self.value)
+
+    def td(self) -> SafeString:
+        """The table cell, with its link where it drills down. Built here rather than in the
+        template: an all-time page has some 1,500 cells, and their template nodes cost a third
+        of its rendering."""
+        css = _NUM if self.numeric else _NOWRAP if self.nowrap else ""
+        if self.href:
+            return format_html('<td{}><a href="{}">{}</a></td>', css, self.href, str(self))
+        return format_html("<td{}>{}</td>", css, str(self))
+
+
+_NUM = mark_safe(' class="num"')
+_NOWRAP = mark_safe(' class="nowrap"')
 
 
 @dataclass
