@@ -16,10 +16,10 @@ from django.contrib.auth.models import update_last_login
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from incidents import data_version, metrics, tasks
+from incidents import data_version, metrics, services, tasks
 from incidents.metrics import Period, Scope
 from incidents.models import ActionItem, Claim, CoeDocument, DataChange, Incident, Source
-from incidents.models.vocab import ActionStatus, SourceKind
+from incidents.models.vocab import ActionStatus, CoeStatus, SourceKind
 
 from .factories import AIInvolvementFactory
 from .test_dashboard import SCOPE, TODAY, committed_roles, world  # noqa: F401 (fixtures)
@@ -147,6 +147,20 @@ def test_a_login_keeps_the_figures(data, leader, django_assert_num_queries):
     version = data_version.current()
     figures(leader)
     update_last_login(None, leader)
+    assert data_version.current() == version
+    with django_assert_num_queries(1):
+        figures(leader)
+
+
+def test_saving_a_draft_coe_keeps_the_figures(data, reviewer, leader, django_assert_num_queries):
+    """The figures read only a COE's approval; its prose is saved often while it is written."""
+    coe = CoeDocument.objects.get(incident=data.r)
+    coe.status = CoeStatus.DRAFT
+    coe.save()
+    version = data_version.current()
+    figures(leader)
+    services.coe_save(coe=coe, user=reviewer, data={"summary": "Rewritten."}, base_version=coe.version)
+    assert CoeDocument.objects.get(pk=coe.pk).summary == "Rewritten."
     assert data_version.current() == version
     with django_assert_num_queries(1):
         figures(leader)
