@@ -6,11 +6,12 @@ the rows depend only on the seed and the count, never on the batch size. The
 clock: the same seed gives the same open, overdue and done items any day.
 
 Rows are built as plain tuples and written in bulk: COPY on PostgreSQL
-(100,000 incidents, about three million rows, in a few minutes), executemany
-elsewhere (SQLite, for the tests). Tables that other rows point at get ids
-assigned here, continuing after the largest id already present; their
-sequences are moved past them after every batch, so the app can keep
-inserting while (or after) the generator runs.
+(100,000 incidents, about three million rows, in a few minutes; two
+connections write while the next batch is built), executemany elsewhere
+(SQLite, for the tests). Tables that other rows point at get ids assigned
+here, continuing after the largest id already present; their sequences are
+moved past them after every batch, so the app can keep inserting while (or
+after) the generator runs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import bisect
 import hashlib
 import json
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -355,10 +359,15 @@ class _Table:
     def add(self, row: tuple) -> None:
         self.pending.append(row + self.defaults if self.defaults else row)
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
+    def take(self) -> list[tuple]:
+        """The rows added since the last take, for write() (counted as written from here)."""
         rows, self.pending = self.pending, []
+        self.written += len(rows)
+        return rows
+
+    def write(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
         if self.json_positions and connection.vendor == "postgresql":
             rows = [self._json(row) for row in rows]
         quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
@@ -376,7 +385,6 @@ class _Table:
                 cursor.executemany(
                     f"INSERT INTO {connection.ops.quote_name(self.name)} ({quoted}) VALUES ({marks})", prepared
                 )
-        self.written += len(rows)
 
     def _json(self, row: tuple) -> tuple:
         values = list(row)
@@ -986,6 +994,85 @@ def _start_times(seed: int, count: int, end: date) -> list[datetime]:
     return [(start + timedelta(seconds=o)).replace(microsecond=0) for o in offsets]
 
 
+WRITERS = 2  # connections writing batches at once (PostgreSQL, outside a transaction)
+
+
+class _Writer:
+    """Writes each batch of rows in a transaction of its own.
+
+    On PostgreSQL, outside a transaction, threads write batches on connections of their own
+    while the next one is built. Storing the rows (COPY, the indexes, the search vectors) is the
+    server's work and takes about three quarters of the time, one server process a connection:
+    two connections use both CPUs of a small machine. Batches are independent (their ids are
+    assigned here), so they may commit in any order; at most WRITERS are in flight, so memory
+    stays at a few batches. Inside a transaction (the tests) another connection would not see
+    its rows, and SQLite has one writer: there each batch is written before the next is built.
+    """
+
+    def __init__(self, settings: list[str], tables: dict[str, _Table], *, parallel: bool):
+        self.settings, self.tables = settings, tables
+        self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="generate-writer") if parallel else None
+        self.pending: deque[Future] = deque()
+        self.sequences = threading.Lock()
+
+    def write(self, ceiling: dict[type[models.Model], int], then: Callable[[int], None]) -> None:
+        """Write the rows the tables hold now, then call `then` with their number (progress).
+        `ceiling` is the largest id assigned here so far per model, which the sequences must pass."""
+        batch = [(table, table.take()) for table in self.tables.values()]
+        if self.pool is None:
+            self._write(batch, ceiling, then)
+            return
+        while len(self.pending) >= WRITERS:
+            self.pending.popleft().result()  # a failed batch stops the run here, with its error
+        self.pending.append(self.pool.submit(self._write_and_close, batch, ceiling, then))
+
+    def _write(self, batch, ceiling, then) -> None:
+        with transaction.atomic():
+            if self.settings:
+                with connection.cursor() as cursor:
+                    for statement in self.settings:
+                        cursor.execute(statement)
+            for table, rows in batch:
+                table.write(rows)
+            self._move_sequences(ceiling)
+        then(sum(len(rows) for _, rows in batch))
+
+    def _write_and_close(self, batch, ceiling, then) -> None:
+        try:
+            self._write(batch, ceiling, then)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _move_sequences(self, ceiling: dict[type[models.Model], int]) -> None:
+        """Move the sequences of the models whose ids are assigned here past `ceiling`, never back
+        (another writer may have moved them further), so the app can insert while this runs."""
+        if connection.vendor != "postgresql":
+            _reset_sequences()
+            return
+        with self.sequences, connection.cursor() as cursor:
+            for model, last in ceiling.items():
+                if last < 1:
+                    continue
+                cursor.execute(
+                    "SELECT setval(s, GREATEST(%s, COALESCE(pg_sequence_last_value(s), 0))) "
+                    "FROM (SELECT pg_get_serial_sequence(%s, %s)::regclass AS s) q",
+                    [last, model._meta.db_table, model._meta.pk.column],
+                )
+
+    def close(self) -> None:
+        """Wait for the batches in flight; the first error among them is raised."""
+        errors = []
+        while self.pending:
+            try:
+                self.pending.popleft().result()
+            except BaseException as error:
+                errors.append(error)
+        if self.pool is not None:
+            self.pool.shutdown()
+        if errors:
+            raise errors[0]
+
+
 def _reset_sequences() -> None:
     sql = connection.ops.sequence_reset_sql(no_style(), list(_ID_MODELS.values()))
     if sql:
@@ -1027,28 +1114,35 @@ def generate(
     generator = _Generator(seed=seed, end=end, pools=pools, tables=tables)
     numbers = _key_numbers()
     starts = _start_times(seed, incidents, end)
-    settings = _bulk_settings()
     say(f"Generating {incidents} incidents (seed {seed}, up to {end.isoformat()}) in batches of {batch}")
-    done = 0
-    while done < incidents:
-        upto = min(incidents, done + batch)
-        with transaction.atomic():
-            if settings:
-                with connection.cursor() as cursor:
-                    for statement in settings:
-                        cursor.execute(statement)
+    writer = _Writer(
+        _bulk_settings(), tables, parallel=connection.vendor == "postgresql" and not connection.in_atomic_block
+    )
+
+    committed = {"incidents": 0, "rows": 0}
+    counting = threading.Lock()  # batches may commit on two threads at once
+
+    def progress(batch_incidents: int, rows: int) -> None:
+        with counting:
+            committed["incidents"] += batch_incidents
+            committed["rows"] += rows
+            done, rows, elapsed = committed["incidents"], committed["rows"], time.monotonic() - began
+            say(f"  {done:>8}/{incidents} incidents  {rows:>10} rows  {elapsed:6.1f}s  {rows / elapsed:8.0f} rows/s")
+
+    try:
+        done = 0
+        while done < incidents:
+            upto = min(incidents, done + batch)
             for number in range(done, upto):
                 started_at = starts[number]
                 year = started_at.year
                 numbers[year] = numbers.get(year, 0) + 1
                 generator.incident(number, f"INC-{year}-{numbers[year]:04d}", started_at)
-            for table in tables.values():
-                table.flush()
-            _reset_sequences()
-        done = upto
-        elapsed = time.monotonic() - began
-        rows = sum(t.written for t in tables.values())
-        say(f"  {done:>8}/{incidents} incidents  {rows:>10} rows  {elapsed:6.1f}s  {rows / elapsed:8.0f} rows/s")
+            ceiling = {model: generator.ids[name] - 1 for name, model in _ID_MODELS.items()}
+            writer.write(ceiling, lambda rows, n=upto - done: progress(n, rows))
+            done = upto
+    finally:
+        writer.close()
     if connection.vendor == "postgresql":
         say(f"Set the repeat flags of {repeats.rebuild()} incidents")
         say("Analyzing tables")

@@ -12,8 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
-from incidents.generate import END, fingerprint, generate
+from incidents.generate import END, _Table, fingerprint, generate
 from incidents.models import ActionItem, AIInvolvement, Claim, CoeDocument, Incident, Source, TimelineEvent
 from incidents.models import vocab as v
 
@@ -161,3 +162,35 @@ def test_command_prints_progress():
     assert "5/5 incidents" in text
     assert re.search(r"Generated \d+ rows for 5 incidents", text)
     assert Incident.objects.count() == 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)")
+@pytest.mark.django_db(transaction=True)
+class TestWrittenWhileTheNextBatchIsBuilt:
+    """Outside a transaction on PostgreSQL, threads write the batches on connections of their own."""
+
+    def test_the_same_rows_as_one_connection_gives(self):
+        expected = _fingerprint_of(incidents=40, seed=3, batch=9)  # in a transaction: one connection
+        with CaptureQueriesContext(connection) as main:
+            result = generate(incidents=40, seed=3, batch=9)
+        assert fingerprint() == expected
+        assert result.rows["incident"] == Incident.objects.count() == 40
+        # The batches, and the sequence moves after each, went through the writer's connection.
+        assert not any("setval" in q["sql"] for q in main.captured_queries)
+
+    def test_a_batch_that_fails_stops_the_run_with_its_error(self, monkeypatch):
+        write = _Table.write
+
+        def fails_in_the_third_batch(table, rows):
+            if table.name == Incident._meta.db_table and Incident.objects.count() >= 20:
+                raise RuntimeError("disk full")
+            write(table, rows)
+
+        monkeypatch.setattr(_Table, "write", fails_in_the_third_batch)
+        with pytest.raises(RuntimeError, match="disk full"):
+            generate(incidents=60, seed=3, batch=10)
+        # No batch after the failed one starts; those before it, and one written beside it, are
+        # committed whole: a rerun starts after them.
+        assert Incident.objects.count() in (20, 30)
+        assert TimelineEvent.objects.exclude(incident__in=Incident.objects.all()).count() == 0
+        assert TimelineEvent.objects.values("incident").distinct().count() == Incident.objects.count()
