@@ -454,9 +454,11 @@ def action_items(
     period: Period,
     today: date | None = None,
     items: QuerySet[ActionItem] | None = None,
+    oldest: list[dict] | None = None,
 ) -> dict:
-    """Action items by state, the burn-down and the oldest overdue, of `items` (by default those
-    of `incidents`; Scope.action_items gives the same rows more cheaply)."""
+    """Action items by state, the burn-down and the oldest overdue (oldest_overdue, run here if
+    not given), of `items` (by default those of `incidents`; Scope.action_items gives the same
+    rows more cheaply)."""
     today = today or timezone.localdate()
     items = ActionItem.objects.filter(incident__in=incidents) if items is None else items
     points = _burn_down_points(period=period, today=today)
@@ -495,13 +497,20 @@ def action_items(
     burn_down = [
         {"date": (point - timedelta(days=1)).isoformat(), "open": open_at[i]} for i, point in enumerate(points)
     ]
+    if oldest is None:
+        oldest = oldest_overdue(items, period=period, today=today)
+    return {**counts, "oldest_overdue": oldest, "burn_down": burn_down}
+
+
+def oldest_overdue(items: QuerySet[ActionItem], *, period: Period, today: date) -> list[dict]:
+    """The ten items of `items` overdue longest."""
     overdue = items.overdue(today).order_by("due_date", "id")
     if period.start:
         # The oldest overdue items of all mostly belong to incidents before the period, so walking
         # the open items in due order would pass over thousands: sort the period's items instead
         # (COALESCE keeps the planner from choosing that walk).
         overdue = overdue.order_by(Coalesce("due_date", "due_date"), "id")
-    oldest = [
+    return [
         {
             "id": row["id"],
             "title": row["title"],
@@ -512,7 +521,6 @@ def action_items(
         }
         for row in overdue.values("id", "title", "incident__key", "owner__username", "due_date")[:10]
     ]
-    return {**counts, "oldest_overdue": oldest, "burn_down": burn_down}
 
 
 def _burn_down_points(*, period: Period, today: date) -> list[date]:
@@ -639,12 +647,15 @@ def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
 
 def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
     incidents = scope.incidents(user)
+    today = today or timezone.localdate()
+    items = scope.action_items(user)
     # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
-    items, row, (months, durations), ai, control_rows, differing, latest = gather(
-        lambda: action_items(incidents, period=scope.period, today=today, items=scope.action_items(user)),
+    states, row, (months, durations), ai, oldest, control_rows, differing, latest = gather(
+        lambda: action_items(incidents, period=scope.period, today=today, items=items, oldest=[]),
         lambda: whole_set(incidents, user),
         lambda: by_month(incidents),
         lambda: ai_counts(incidents),
+        lambda: oldest_overdue(items, period=scope.period, today=today),
         lambda: controls(incidents, scope.control_links(user)),
         lambda: vendor_disagreements(incidents),
         lambda: latest_repeats(incidents, user),
@@ -662,7 +673,7 @@ def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) 
         "ai": ai_involvement(ai, by_cause=by_cause),
         "durations_by_month": durations,
         "coe_timeliness": coe_timeliness(incidents, row),
-        "action_items": items,
+        "action_items": {**states, "oldest_overdue": oldest},
         "attribution": attribution(incidents, row, differing),
         "repeats": repeats(incidents, user, count=row["repeats"], latest=latest),
         "controls": control_rows,
