@@ -9,8 +9,11 @@ scroll sideways. Screenshots go to test-artifacts/.
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from incidents.models import ActionItem, ApiToken, TokenScope
 from incidents.seed.loader import load
 
 pytestmark = pytest.mark.browser
@@ -91,6 +94,31 @@ def test_clicking_a_bar_lists_the_incidents_behind_it(seeded, page, login):
     page.mouse.click(point["x"], point["y"])
     page.wait_for_url(re.compile(r"/incidents/\?.*primary_cause=access_control.*ai_involved=true"))
     expect(page.get_by_text(f"{point['value']} incidents you can see")).to_be_visible()
+    assert page.console_errors == []
+
+
+def _overdue_kpi(page: Page) -> tuple[int, int]:
+    """The headline "N Overdue action items of M open"."""
+    text = page.locator(".kpi", has_text="Overdue action items").inner_text()
+    overdue, total = re.search(r"(\d+)\s+Overdue action items\s+of (\d+) open", text).groups()
+    return int(overdue), int(total)
+
+
+def test_an_item_closed_through_the_api_shows_at_once(seeded, page, login):
+    """The figures are kept between writes (on PostgreSQL); a write makes the next view new."""
+    login(page, "leader", "demo")
+    open_dashboard(page)
+    overdue, open_items = _overdue_kpi(page)
+    open_dashboard(page)  # unchanged data: the same figures (from the cache on PostgreSQL)
+    assert _overdue_kpi(page) == (overdue, open_items)
+    item = ActionItem.objects.overdue(timezone.localdate()).order_by("pk").first()
+    assert item is not None, "the seeded knowledge base has overdue items"
+    reviewer = get_user_model().objects.get(username="reviewer")
+    _, plain = ApiToken.issue(user=reviewer, name="browser", scope=TokenScope.WRITE)
+    response = page.request.post(f"/api/v1/action-items/{item.pk}/close/", headers={"Authorization": f"Bearer {plain}"})
+    assert response.status == 200, response.text()
+    open_dashboard(page)
+    assert _overdue_kpi(page) == (overdue - 1, open_items - 1)
     assert page.console_errors == []
 
 
