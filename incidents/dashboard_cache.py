@@ -21,10 +21,12 @@ cannot be reached costs the speed-up, not the page.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -36,8 +38,12 @@ from .models.incident import signed_in
 
 logger = logging.getLogger(__name__)
 
-# Bump when the shape of the figures changes, so a deploy never reads the previous shape.
-FORMAT = 1
+
+@functools.cache
+def _code_version() -> str:
+    """The figures' code: after a deploy that changes how they are computed (or their shape),
+    figures the previous code kept are not read."""
+    return hashlib.sha256(Path(__file__).with_name("metrics.py").read_bytes()).hexdigest()[:16]
 
 
 def _state(user) -> tuple:
@@ -54,7 +60,7 @@ def _state(user) -> tuple:
 
 def _key(state: tuple, user, scope, today: date) -> str:
     parts = (
-        FORMAT,
+        _code_version(),
         connection.settings_dict["NAME"],
         state,
         user.pk,

@@ -16,7 +16,7 @@ from django.contrib.auth.models import update_last_login
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from incidents import data_version, metrics, services, tasks
+from incidents import dashboard_cache, data_version, metrics, services, tasks
 from incidents.metrics import Period, Scope
 from incidents.models import ActionItem, Claim, CoeDocument, DataChange, Incident, Source
 from incidents.models.vocab import ActionStatus, CoeStatus, SourceKind
@@ -193,6 +193,15 @@ def test_inside_a_transaction_its_own_writes_count(data, leader):
         assert inside["incidents_by_month"][0]["SEV4"] == 1
         transaction.set_rollback(True)
     assert figures(leader)["incidents_by_month"][0]["SEV4"] == 0
+
+
+def test_figures_kept_by_other_code_are_not_read(data, leader, monkeypatch):
+    """A deploy that changes metrics.py starts afresh: its figures may be computed or shaped differently."""
+    figures(leader)
+    monkeypatch.setattr(dashboard_cache, "_code_version", lambda: "the next release")
+    with CaptureQueriesContext(connection) as queries:
+        assert figures(leader) == computed(leader)
+    assert len(queries) > 2  # computed, not served
 
 
 def test_off_when_dashboard_cache_seconds_is_zero(data, leader, settings):
