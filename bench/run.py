@@ -779,6 +779,8 @@ def main() -> None:
             judge(case)
     finally:
         server.stop()
+    # What beat does hourly in production: the change log the "data changing" cases filled, emptied.
+    manage(cfg, "shell", "-c", "from incidents import data_version; data_version.compact()")
 
     sweep: dict = {"verdict": "not run"}
     try:
