@@ -91,11 +91,9 @@ def _set(key: str, value) -> None:
 
 def remembered(user, scope, today: date, compute: Callable[[], dict]) -> dict:
     """compute(), or what it gave for this viewer, scope and day while the data has not changed."""
-    if not settings.DASHBOARD_CACHE_SECONDS or not available() or not signed_in(user):
-        return compute()
-    if connection.in_atomic_block:
-        # A transaction sees its own uncommitted writes, which the version does not count (the
-        # log has one row per transaction): figures read in one are neither cached nor served.
+    # In a transaction the figures would include its own uncommitted writes, which the version
+    # does not count (the log has one row per transaction): they are neither cached nor served.
+    if not settings.DASHBOARD_CACHE_SECONDS or not available() or not signed_in(user) or connection.in_atomic_block:
         return compute()
     before = _state(user)
     key = _key(before, user, scope, today)

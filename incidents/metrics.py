@@ -453,13 +453,17 @@ def action_items(
     period: Period,
     today: date | None = None,
     items: QuerySet[ActionItem] | None = None,
-    oldest: list[dict] | None = None,
 ) -> dict:
-    """Action items by state, the burn-down and the oldest overdue (oldest_overdue, run here if
-    not given), of `items` (by default those of `incidents`; Scope.action_items gives the same
-    rows more cheaply)."""
+    """Action items by state, the oldest overdue and the burn-down, of `items` (by default those
+    of `incidents`; Scope.action_items gives the same rows more cheaply)."""
     today = today or timezone.localdate()
     items = ActionItem.objects.filter(incident__in=incidents) if items is None else items
+    counts, burn_down = action_item_states(items, period=period, today=today)
+    return {**counts, "oldest_overdue": oldest_overdue(items, period=period, today=today), "burn_down": burn_down}
+
+
+def action_item_states(items: QuerySet[ActionItem], *, period: Period, today: date) -> tuple[dict, list[dict]]:
+    """The items' counts per state, and the burn-down: how many were open at each month's end."""
     points = _burn_down_points(period=period, today=today)
     moments = [start_of_day(point) for point in points]
     # One grouped pass: each item's status, whether it is past due today and whether it was done
@@ -496,9 +500,7 @@ def action_items(
     burn_down = [
         {"date": (point - timedelta(days=1)).isoformat(), "open": open_at[i]} for i, point in enumerate(points)
     ]
-    if oldest is None:
-        oldest = oldest_overdue(items, period=period, today=today)
-    return {**counts, "oldest_overdue": oldest, "burn_down": burn_down}
+    return counts, burn_down
 
 
 def oldest_overdue(items: QuerySet[ActionItem], *, period: Period, today: date) -> list[dict]:
@@ -657,8 +659,8 @@ def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) 
     today = today or timezone.localdate()
     items = scope.action_items(user)
     # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
-    states, row, (months, durations), ai, oldest, control_rows, differing, latest = gather(
-        lambda: action_items(incidents, period=scope.period, today=today, items=items, oldest=[]),
+    (counts, burn_down), row, (months, durations), ai, oldest, control_rows, differing, latest = gather(
+        lambda: action_item_states(items, period=scope.period, today=today),
         lambda: whole_set(incidents, user),
         lambda: by_month(incidents),
         lambda: ai_counts(incidents),
@@ -680,7 +682,7 @@ def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) 
         "ai": ai_involvement(ai, by_cause=by_cause),
         "durations_by_month": durations,
         "coe_timeliness": coe_timeliness(incidents, row),
-        "action_items": {**states, "oldest_overdue": oldest},
+        "action_items": {**counts, "oldest_overdue": oldest, "burn_down": burn_down},
         "attribution": attribution(incidents, row, differing),
         "repeats": repeats(incidents, user, count=row["repeats"], latest=latest),
         "controls": control_rows,
