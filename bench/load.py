@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _LUA = """
@@ -74,8 +75,17 @@ def _wrk(base: str, paths: list[str], headers: dict[str, str], *, seconds: float
     return result
 
 
-def sequential(base: str, paths: list[str], headers: dict[str, str], *, seconds: float, at_least: int) -> dict:
-    """One request after another, for pages that take seconds: at least `at_least`, then until time is up."""
+def sequential(
+    base: str,
+    paths: list[str],
+    headers: dict[str, str],
+    *,
+    seconds: float,
+    at_least: int,
+    before: Callable[[], None] | None = None,
+) -> dict:
+    """One request after another, for pages that take seconds: at least `at_least`, then until
+    time is up; `before` (a write, say) is called before each, outside the time measured."""
     host, port = base.removeprefix("http://").rstrip("/").split(":")
     latencies, errors, non_2xx = [], 0, 0
     began = time.perf_counter()
@@ -83,6 +93,8 @@ def sequential(base: str, paths: list[str], headers: dict[str, str], *, seconds:
     while n < at_least or time.perf_counter() - began < seconds:
         path = paths[n % len(paths)]
         n += 1
+        if before:
+            before()
         start = time.perf_counter()
         try:
             conn = http.client.HTTPConnection(host, int(port), timeout=600)

@@ -27,14 +27,15 @@ import contextlib
 import json
 import os
 import platform
+import random
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -518,39 +519,44 @@ urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
 
 
 class ChangeWriter:
-    """Commits a write to the data change log every few milliseconds while a case runs, as a
-    busy team's edits would: every dashboard request finds new data and computes its figures."""
+    """Before each request, commits an edit to one action item picked at random among all of them
+    (the product's everyday write: a follow-up updated), through the app's triggers: every
+    dashboard request finds the data changed, in the month its incident started in."""
 
-    def __init__(self, database_url: str, every: float = 0.02):
-        self.database_url, self.every = database_url, every
-        self.stop = threading.Event()
-        self.writes = 0
+    def __init__(self, database_url: str, seed: int = 1):
+        self.conn = psycopg.connect(database_url, autocommit=True)
+        self.low, self.high = self.conn.execute("SELECT min(id), max(id) FROM incidents_actionitem").fetchone()
+        self.random = random.Random(seed)
 
-    def _run(self) -> None:
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            while not self.stop.wait(self.every):
-                conn.execute("INSERT INTO incidents_datachange (xact) VALUES (pg_current_xact_id()::text::bigint)")
-                self.writes += 1
+    def __call__(self) -> None:
+        item = self.random.randint(self.low, self.high)
+        self.conn.execute("UPDATE incidents_actionitem SET updated_at = now() WHERE id = %s", [item])
 
     def __enter__(self) -> ChangeWriter:
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
+        self.conn.close()
 
 
-def measure(cfg: Config, server: Server, paths: list[str], headers: dict[str, str], connections: int) -> dict:
-    """Load for the configured time after a warm-up; one connection means one request after another."""
+def measure(
+    cfg: Config,
+    server: Server,
+    paths: list[str],
+    headers: dict[str, str],
+    connections: int,
+    before: Callable[[], None] | None = None,
+) -> dict:
+    """Load for the configured time after a warm-up; one connection means one request after
+    another (each after `before`, if given)."""
     if connections == 1:
         # Pages measured for their server time: sequentially, so requests never queue or share
         # the CPUs, and at least a few of them however slow each one is.
-        load.sequential(server.base, paths, headers, seconds=0, at_least=1)
+        load.sequential(server.base, paths, headers, seconds=0, at_least=1, before=before)
         offset = server.log_offset()
-        result = load.sequential(server.base, paths, headers, seconds=cfg.duration, at_least=3)
+        result = load.sequential(server.base, paths, headers, seconds=cfg.duration, at_least=3, before=before)
     else:
+        assert before is None, "a write before each request needs one request at a time"
         if cfg.warmup:
             load.run(server.base, paths, headers, seconds=cfg.warmup, connections=connections)
         offset = server.log_offset()
@@ -768,8 +774,8 @@ def main() -> None:
                     _say(f"  {case.name}: floor")
                     case.result["floor"] = measure(cfg, server, case.floor, {}, connections)
                 _say(f"  {case.name}: app" + (f" (data {case.data})" if case.data else ""))
-                with ChangeWriter(cfg.database_url) if case.data == "changing" else contextlib.nullcontext():
-                    case.result["app"] = measure(cfg, server, case.app, headers[case.auth], connections)
+                with ChangeWriter(cfg.database_url) if case.data == "changing" else contextlib.nullcontext() as w:
+                    case.result["app"] = measure(cfg, server, case.app, headers[case.auth], connections, w)
                 if connections == 1 or case.result["app"]["requests"] >= MIN_REQUESTS or attempt:
                     break
                 # Too few answers to say anything (some paths are slow): again, one request at a time.

@@ -1,10 +1,12 @@
 """The version of the data the dashboard reads: it changes with every commit that writes it.
 
-Triggers (migration 0012) add a row to the change log, once per transaction, for each write to
-those tables; the row commits with the write. The version is the log's size and its newest
-transaction id. Within the log's life the size grows by one with each such commit, so equal
-versions mean equal data. `compact` empties the log and adds a row for its own transaction,
-whose id no earlier version held, so no version comes back after a compaction either.
+Triggers (migrations 0012 and 0013) add a row to the change log, once per transaction and month
+touched, for each write to those tables; the row commits with the write. A month's version is
+its count of rows and its newest transaction id; the rows without a month (writes that concern
+every month) have a version of their own, part of every month's. Within the log's life a month's
+count grows by one with each commit that touches it, so equal versions mean equal data.
+`compact` empties the log and adds a row for its own transaction, whose id no earlier version
+held, so no version comes back after a compaction either.
 
 PostgreSQL only: SQLite has no triggers here, and `current` gives None (nothing is cached).
 """
@@ -17,6 +19,11 @@ from .models import DataChange
 
 TABLE = DataChange._meta.db_table
 VERSION_SQL = f"SELECT count(*), max(xact) FROM {TABLE}"
+# Each month's version as an array of [month as yyyymm (0 for every month), count, newest].
+MONTHS_SQL = (
+    "SELECT array_agg(ARRAY[COALESCE(to_char(month, 'YYYYMM')::bigint, 0), n, newest]) "
+    f"FROM (SELECT month, count(*) n, max(xact) newest FROM {TABLE} GROUP BY month) m"
+)
 
 
 def available() -> bool:
@@ -31,6 +38,19 @@ def current() -> tuple[int, int] | None:
         cursor.execute(VERSION_SQL)
         count, newest = cursor.fetchone()
     return count, newest
+
+
+def months() -> dict[int, tuple[int, int]] | None:
+    """Each month's version: {yyyymm (0 for the rows of every month): (rows, newest transaction)}."""
+    if not available():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(MONTHS_SQL)
+        return versions_of(cursor.fetchone()[0])
+
+
+def versions_of(rows: list | None) -> dict[int, tuple[int, int]]:
+    return {month: (count, newest) for month, count, newest in rows or ()}
 
 
 def compact(lock_timeout: str = "2s") -> int | None:

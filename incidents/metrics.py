@@ -8,10 +8,13 @@ means, because incident durations are long-tailed (The VOID).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -131,11 +134,11 @@ def _seconds_expr(end_field: str):
     return ExpressionWrapper(F(end_field) - F("started_at"), output_field=DurationField())
 
 
-def _quantile(values: list[float], fraction: float) -> float | None:
+def _quantile(values, fraction: float, *, ordered: bool = False) -> float | None:
     """Linear interpolation between closest ranks: the same definition as percentile_cont."""
     if not values:
         return None
-    ordered = sorted(values)
+    ordered = values if ordered else sorted(values)
     position = (len(ordered) - 1) * fraction
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
@@ -331,32 +334,34 @@ def whole_set(incidents: QuerySet[Incident], user) -> dict:
         repeats=Count("id", filter=repeat_q(user)),
     )
     if connection.vendor == "postgresql":
-        # Intervals, filtered to the approved ones (a COE approved before the resolution counts as
-        # zero), as by_month ranks its durations.
-        waited = Func(
+        # The days from resolution to approval of the approved ones (a COE approved before the
+        # resolution counts as zero), in order: their percentiles are taken by coe_timeliness,
+        # after the days of other months are merged in (percentiles do not add up; sorted days do).
+        days = Func(
             ExpressionWrapper(F("coe__approved_at") - F("resolved_at"), output_field=DurationField()),
-            template="GREATEST(%(expressions)s, INTERVAL '0')",
-            output_field=DurationField(),
+            template="EXTRACT(EPOCH FROM GREATEST(%(expressions)s, INTERVAL '0'))::float8 / 86400",
+            output_field=FloatField(),
         )
         approved = resolved & Q(coe__approved_at__isnull=False)
-        aggregates.update(
-            coe_p50=PercentileCont(waited, 0.5, filter=approved, output_field=DurationField()),
-            coe_p90=PercentileCont(waited, 0.9, filter=approved, output_field=DurationField()),
-        )
-    return incidents.order_by().aggregate(**aggregates)
+        aggregates["coe_days"] = ArrayAgg(days, filter=approved, order_by=days, default=[])
+    row = incidents.order_by().aggregate(**aggregates)
+    if "coe_days" in row:
+        row["coe_days"] = array("d", row["coe_days"])
+    return row
 
 
-def coe_timeliness(incidents: QuerySet[Incident], row: dict) -> dict:
-    """COE timeliness from whole_set's `row` (on SQLite the days are ranked here, one more query)."""
-    if connection.vendor == "postgresql":
-        p50 = row["coe_p50"].total_seconds() / 86400 if row["coe_p50"] is not None else None
-        p90 = row["coe_p90"].total_seconds() / 86400 if row["coe_p90"] is not None else None
-    else:
-        pairs = incidents.filter(resolved_at__isnull=False, coe__approved_at__isnull=False).values_list(
-            "coe__approved_at", "resolved_at"
-        )
-        days = [max(0.0, (a - r).total_seconds() / 86400) for a, r in pairs]
-        p50, p90 = _quantile(days, 0.5), _quantile(days, 0.9)
+def coe_days(incidents: QuerySet[Incident]) -> array:
+    """whole_set's `coe_days` where SQL cannot gather them (SQLite): one more query."""
+    pairs = incidents.filter(resolved_at__isnull=False, coe__approved_at__isnull=False).values_list(
+        "coe__approved_at", "resolved_at"
+    )
+    return array("d", sorted(max(0.0, (a - r).total_seconds() / 86400) for a, r in pairs))
+
+
+def coe_timeliness(row: dict) -> dict:
+    """COE timeliness from whole_set's `row` (its `coe_days` in order)."""
+    days = row["coe_days"]
+    p50, p90 = _quantile(days, 0.5, ordered=True), _quantile(days, 0.9, ordered=True)
     approved = row["coe_approved"]
     return {
         "target_days": settings.COE_APPROVAL_TARGET_DAYS,
@@ -547,10 +552,25 @@ def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident
     return incidents.exclude(adopted_cause="").filter(Exists(vendor_disagrees))
 
 
+LATEST = 50
+
+
+def _latest_first(row: dict) -> tuple:
+    return (row["started_at"], row["id"])
+
+
+def _newest(rows: list[dict]) -> list[dict]:
+    """The LATEST newest of rows from several months, without the fields that ordered them."""
+    merged = sorted(rows, key=_latest_first, reverse=True)[:LATEST]
+    return [{k: v for k, v in row.items() if k != "id"} for row in merged]
+
+
 def vendor_disagreements(incidents: QuerySet[Incident]) -> tuple[int, list[dict]]:
-    """How many incidents' adopted cause differs from their vendor's, and the latest 50 of them."""
+    """How many incidents' adopted cause differs from their vendor's, and the latest 50 of them
+    (with `started_at` and `id`, which order them)."""
     differing = vendor_differs_incidents(incidents).annotate(total=Window(Count("*")))
-    rows = list(differing.order_by("-started_at").values("key", "title", "adopted_cause", "total")[:50])
+    fields = ("id", "key", "title", "adopted_cause", "started_at", "total")
+    rows = list(differing.order_by("-started_at", "-id").values(*fields)[:LATEST])
     total = rows[0]["total"] if rows else 0
     for row in rows:
         del row["total"]
@@ -562,12 +582,13 @@ def attribution(incidents: QuerySet[Incident], row: dict, differing: tuple[int, 
     from vendor_disagreements (run here if not given)."""
     by_status = {status: row[f"status_{i}"] for i, status in enumerate(AttributionStatus.values)}
     total, rows = differing if differing is not None else vendor_disagreements(incidents)
+    shown = [{k: v for k, v in row.items() if k != "started_at"} for row in _newest(rows)]
     return {
         "by_status": [
             {"status": s.value, "label": s.label, "incidents": by_status.get(s.value, 0)} for s in AttributionStatus
         ],
         "adopted_differs_from_vendor": total,
-        "adopted_differs_from_vendor_incidents": rows,
+        "adopted_differs_from_vendor_incidents": shown,
     }
 
 
@@ -609,16 +630,14 @@ def repeat_incidents(incidents: QuerySet[Incident], user) -> QuerySet[Incident]:
 def latest_repeats(incidents: QuerySet[Incident], user) -> list[dict]:
     """The latest 50 of the `incidents` that repeat an earlier one `user` may see."""
     found = repeat_incidents(incidents, user).order_by("-started_at", "-id")
-    rows = list(found.values("key", "title", "primary_cause", "started_at")[:50])
-    for row in rows:
-        row["started_at"] = row["started_at"].isoformat()
-    return rows
+    return list(found.values("id", "key", "title", "primary_cause", "started_at")[:LATEST])
 
 
 def repeats(incidents: QuerySet[Incident], user, *, count: int, latest: list[dict] | None = None) -> dict:
-    """The latest 50 repeats (latest_repeats, run here if not given); `count` is whole_set's,
-    which counts them in its pass."""
-    return {"count": count, "incidents": latest if latest is not None else latest_repeats(incidents, user)}
+    """The latest 50 repeats (latest_repeats' rows, of one or more months; run here if not
+    given); `count` is whole_set's, which counts them in its pass."""
+    rows = _newest(latest if latest is not None else latest_repeats(incidents, user))
+    return {"count": count, "incidents": [{**row, "started_at": row["started_at"].isoformat()} for row in rows]}
 
 
 def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySet[Incident]:
@@ -643,33 +662,99 @@ def controls(incidents: QuerySet[Incident], links: QuerySet | None = None) -> li
             "scope": c.scope,
             "incidents": counts.get(c.pk, 0),
         }
-        for c in Control.objects.order_by("name")
+        for c in Control.objects.order_by("name", "id")
     ]
 
 
 def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
-    """The dashboard's figures for this viewer and scope: from the cache while the data is
-    unchanged (dashboard_cache), else computed."""
+    """The dashboard's figures for this viewer and scope: each month's from the cache while its
+    data is unchanged, the others computed (dashboard_cache)."""
     today = today or timezone.localdate()
-    return dashboard_cache.remembered(user, scope, today, lambda: compute_dashboard_metrics(user, scope, today=today))
+    return dashboard_cache.figures(user, scope, today)
 
 
 def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
-    incidents = scope.incidents(user)
+    """The dashboard's figures straight from the data, in one part."""
     today = today or timezone.localdate()
-    items = scope.action_items(user)
-    # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
-    (counts, burn_down), row, (months, durations), ai, oldest, control_rows, differing, latest = gather(
-        lambda: action_item_states(items, period=scope.period, today=today),
-        lambda: whole_set(incidents, user),
-        lambda: by_month(incidents),
-        lambda: ai_counts(incidents),
-        lambda: oldest_overdue(items, period=scope.period, today=today),
-        lambda: controls(incidents, scope.control_links(user)),
-        lambda: vendor_disagreements(incidents),
-        lambda: latest_repeats(incidents, user),
+    return merge_parts(user, scope, today, compute_parts(user, scope, [scope.period], today))
+
+
+def compute_parts(user, scope: Scope, parts: list[Period], today: date) -> list[dict]:
+    """The figures of the scope's incidents started in each of `parts` (spans of the scope's
+    period), as merge_parts adds them up: counts, the ordered COE days, each month's rows and
+    durations, and the top rows of each list."""
+    postgres = connection.vendor == "postgresql"
+    calls = []
+    for part in parts:
+        within = replace(scope, period=part)
+        incidents, items = within.incidents(user), within.action_items(user)
+        # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
+        calls += [
+            lambda items=items: action_item_states(items, period=scope.period, today=today),
+            lambda incidents=incidents: whole_set(incidents, user),
+            lambda incidents=incidents: by_month(incidents),
+            lambda incidents=incidents: ai_counts(incidents),
+            lambda items=items, part=part: oldest_overdue(items, period=part, today=today),
+            lambda incidents=incidents, within=within: controls(incidents, within.control_links(user)),
+            lambda incidents=incidents: vendor_disagreements(incidents),
+            lambda incidents=incidents: latest_repeats(incidents, user),
+        ]
+        if not postgres:
+            calls.append(lambda incidents=incidents: coe_days(incidents))
+    results = gather(*calls)
+    width = len(results) // len(parts) if parts else 0
+    computed = []
+    for i in range(len(parts)):
+        (counts, burn_down), row, (months, durations), ai, oldest, control_rows, differing, latest, *days = results[
+            i * width : (i + 1) * width
+        ]
+        if days:
+            row["coe_days"] = days[0]
+        computed.append(
+            {
+                "action_counts": counts,
+                "burn_down": burn_down,
+                "row": row,
+                "months": months,
+                "durations": durations,
+                "ai": ai,
+                "oldest_overdue": oldest,
+                "controls": control_rows,
+                "differing": differing,
+                "latest_repeats": latest,
+            }
+        )
+    return computed
+
+
+def _sum(dicts: list[dict]) -> dict:
+    return {key: sum(d[key] for d in dicts) for key in dicts[0]}
+
+
+def merge_parts(user, scope: Scope, today: date, parts: list[dict]) -> dict:
+    """The dashboard's figures from its parts' (compute_parts), in the parts' order."""
+    row = _sum([{k: v for k, v in part["row"].items() if k != "coe_days"} for part in parts])
+    row["coe_days"] = sorted(chain.from_iterable(part["row"]["coe_days"] for part in parts))
+    ai = _sum([part["ai"] for part in parts])
+    counts = _sum([part["action_counts"] for part in parts])
+    burn_down = [
+        {**point, "open": sum(part["burn_down"][i]["open"] for part in parts)}
+        for i, point in enumerate(parts[0]["burn_down"])
+    ]
+    oldest = sorted(
+        chain.from_iterable(part["oldest_overdue"] for part in parts), key=lambda r: (r["due_date"], r["id"])
     )
+    control_rows: dict[int, dict] = {}
+    for control in chain.from_iterable(part["controls"] for part in parts):
+        so_far = control_rows.get(control["id"], {}).get("incidents", 0)
+        control_rows[control["id"]] = {**control, "incidents": so_far + control["incidents"]}
+    differing = (
+        sum(part["differing"][0] for part in parts),
+        list(chain.from_iterable(part["differing"][1] for part in parts)),
+    )
+    latest = list(chain.from_iterable(part["latest_repeats"] for part in parts))
     by_cause = _by_cause(row, ai)
+    incidents = scope.incidents(user)  # not queried: the figures' functions take it for what they would run
     return {
         "period": {
             "start": scope.period.start.isoformat() if scope.period.start else None,
@@ -677,13 +762,14 @@ def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) 
         },
         # Every incident has exactly one cause, so the causes' counts add up to the total.
         "incidents_total": sum(cause["count"] for cause in by_cause),
-        "incidents_by_month": months,
+        "incidents_by_month": list(chain.from_iterable(part["months"] for part in parts)),
         "incidents_by_cause": by_cause,
         "ai": ai_involvement(ai, by_cause=by_cause),
-        "durations_by_month": durations,
-        "coe_timeliness": coe_timeliness(incidents, row),
-        "action_items": {**counts, "oldest_overdue": oldest, "burn_down": burn_down},
+        "durations_by_month": list(chain.from_iterable(part["durations"] for part in parts)),
+        "coe_timeliness": coe_timeliness(row),
+        "action_items": {**counts, "oldest_overdue": oldest[:10], "burn_down": burn_down},
         "attribution": attribution(incidents, row, differing),
         "repeats": repeats(incidents, user, count=row["repeats"], latest=latest),
-        "controls": control_rows,
+        # By name, as each part lists them (a control added while a part was computed is in that one only).
+        "controls": sorted(control_rows.values(), key=lambda c: (c["name"], c["id"])),
     }

@@ -7,7 +7,7 @@ The data set is test_dashboard's `world`.
 import logging
 import re
 import socket
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from incidents import dashboard_cache, data_version, metrics, services, tasks
 from incidents.metrics import Period, Scope
@@ -142,6 +143,58 @@ def test_a_write_to_what_the_figures_read_gives_new_figures(data, leader, outsid
     assert [figures(viewer, scope) for viewer in viewers] == after
 
 
+def test_all_time_is_added_up_from_a_part_per_month(data, leader):
+    # The incidents started from January 2024 to November 2025: 23 months.
+    parts = dashboard_cache.month_parts(Period(), data.e.started_at, data.d.started_at)
+    assert len(parts) == 23
+    assert figures(leader, Scope()) == computed(leader, Scope())
+
+
+@pytest.mark.parametrize(
+    ("edited", "recomputed"),
+    [
+        ("d", 1),  # November 2025: its part (the last month with incidents)
+        ("e", 4),  # January 2024: its part and the next three, whose repeats look back at it
+    ],
+)
+def test_an_edit_recomputes_only_the_parts_of_the_months_it_touched(
+    data, leader, settings, django_assert_num_queries, edited, recomputed
+):
+    settings.DB_QUERY_THREADS = 1  # every query on this connection, to count them
+    figures(leader, Scope())
+    Incident.objects.filter(pk=getattr(data, edited).pk).update(title="Edited")
+    # The months' versions, the viewer's groups and the span of starts (before); each part's eight
+    # passes, the controls' taking two (their links counted, the controls listed); the versions
+    # again (after: a part is kept only if its months are unchanged).
+    with django_assert_num_queries(1 + 9 * recomputed + 1):
+        served = figures(leader, Scope())
+    assert served == computed(leader, Scope())
+    with django_assert_num_queries(1):
+        figures(leader, Scope())
+
+
+def test_a_period_is_cut_at_month_boundaries_within_the_months_with_incidents():
+    first, last = datetime(2025, 10, 5, tzinfo=UTC), datetime(2025, 12, 20, tzinfo=UTC)
+    assert dashboard_cache.month_parts(Period(date(2025, 10, 15), date(2026, 6, 1)), first, last) == [
+        Period(date(2025, 10, 15), date(2025, 11, 1)),
+        Period(date(2025, 11, 1), date(2025, 12, 1)),
+        Period(date(2025, 12, 1), date(2026, 1, 1)),
+    ]
+    assert dashboard_cache.month_parts(Period(date(2025, 11, 3), date(2025, 11, 4)), first, last) == [
+        Period(date(2025, 11, 3), date(2025, 11, 4))
+    ]
+    assert dashboard_cache.month_parts(Period(), None, None) == []  # no incidents
+    assert dashboard_cache.month_parts(Period(date(2027, 1, 1)), first, last) == []
+
+
+def test_a_part_depends_on_the_months_its_repeats_look_back_at():
+    # November's repeats look back 90 days from 1 November: to 3 August.
+    assert dashboard_cache._utc_months(Period(date(2025, 11, 1), date(2025, 12, 1))) == [202508, 202509, 202510, 202511]
+    # In New York, November's local days end at 05:00 UTC on 1 December.
+    with timezone.override("America/New_York"):
+        assert dashboard_cache._utc_months(Period(date(2025, 11, 1), date(2025, 12, 1)))[-1] == 202512
+
+
 def test_a_login_keeps_the_figures(data, leader, django_assert_num_queries):
     """Logins write last_login on auth_user; only usernames matter to the figures."""
     version = data_version.current()
@@ -167,16 +220,16 @@ def test_saving_a_draft_coe_keeps_the_figures(data, reviewer, leader, django_ass
 
 
 def test_figures_of_a_write_that_came_while_computing_are_not_kept(data, leader, monkeypatch):
-    compute = metrics.compute_dashboard_metrics
+    compute = metrics.compute_parts
 
     def compute_then_a_write_commits(*args, **kwargs):
         result = compute(*args, **kwargs)
         Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")
         return result
 
-    monkeypatch.setattr(metrics, "compute_dashboard_metrics", compute_then_a_write_commits)
+    monkeypatch.setattr(metrics, "compute_parts", compute_then_a_write_commits)
     stale = figures(leader)
-    monkeypatch.setattr(metrics, "compute_dashboard_metrics", compute)
+    monkeypatch.setattr(metrics, "compute_parts", compute)
     with CaptureQueriesContext(connection) as queries:
         fresh = figures(leader)
     assert len(queries) > 1  # computed again, not served
@@ -246,20 +299,61 @@ def test_every_table_the_figures_read_logs_its_writes(data, leader, settings):
         for query in queries:
             read |= set(re.findall(r'"((?:incidents|auth)_\w+)"', query["sql"]))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'incidents_note_change'")
+        cursor.execute(  # the triggers that log inserts (tgtype's bit 2)
+            "SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'incidents_note_%' AND tgtype & 4 > 0"
+        )
         logged = {row[0] for row in cursor.fetchall()}
     assert {"incidents_incident", "incidents_actionitem", "incidents_control_incidents"} <= read
     # auth_group: only its ids are read; deleting a group writes auth_user_groups and incidents.
     assert read - {"auth_group"} <= logged, read - {"auth_group"} - logged
 
 
+def _logged_since(last_id: int) -> list:
+    return sorted(DataChange.objects.filter(id__gt=last_id).values_list("month", flat=True), key=str)
+
+
+def _last_change() -> int:
+    return DataChange.objects.latest("id").id
+
+
 class TestDataVersion:
-    def test_a_transaction_that_writes_many_rows_adds_one_change(self, data):
-        count, _ = data_version.current()
+    def test_a_transaction_logs_each_month_it_touched_once(self, data):
+        last = _last_change()
         with transaction.atomic():
-            Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")
-            ActionItem.objects.all().update(title="Renamed")
-        assert data_version.current()[0] == count + 1
+            Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")  # October
+            ActionItem.objects.all().update(title="Renamed")  # of incidents of October and November
+            Incident.objects.filter(pk=data.b.pk).update(severity="SEV4")  # October again
+        assert _logged_since(last) == [date(2025, 10, 1), date(2025, 11, 1)]
+
+    def test_an_incident_moved_to_another_month_logs_both(self, data):
+        last = _last_change()
+        Incident.objects.filter(pk=data.d.pk).update(started_at=datetime(2026, 1, 3, tzinfo=UTC))
+        assert _logged_since(last) == [date(2025, 11, 1), date(2026, 1, 1)]
+
+    def test_rows_of_an_incident_log_its_month(self, data):
+        last = _last_change()
+        ActionItem.objects.filter(pk=data.items.one.pk).update(status=ActionStatus.VERIFIED)  # of a: October
+        data.e.services.clear()  # January 2024
+        AIInvolvementFactory(incident=data.d)  # November
+        assert _logged_since(last) == [date(2024, 1, 1), date(2025, 10, 1), date(2025, 11, 1)]
+
+    def test_a_write_that_concerns_no_incident_logs_every_month(self, data):
+        last = _last_change()
+        _source_reclassified(data)
+        assert _logged_since(last) == [None]
+
+    def test_a_deleted_incident_logs_its_month(self, data):
+        last = _last_change()
+        _incident_deleted(data)  # d, with its action item and COE
+        assert set(_logged_since(last)) == {date(2025, 11, 1)}
+
+    def test_the_months_versions_grow_with_each_commit(self, data):
+        before = data_version.months()
+        _severity(data)  # a: October 2025
+        after = data_version.months()
+        assert after[202510][0] == before.get(202510, (0, 0))[0] + 1
+        assert after[202510][1] > before[0][1]  # a newer transaction than any before
+        assert {m: v for m, v in after.items() if m != 202510} == {m: v for m, v in before.items() if m != 202510}
 
     def test_compaction_leaves_one_row_and_a_version_never_seen(self, data, leader):
         figures(leader)
