@@ -6,16 +6,17 @@ every edit. The figures are computed instead in parts, one per calendar month of
 starts (metrics.compute_parts), and added up (metrics.merge_parts). Each part is cached under a
 key that holds everything it depends on:
 
-- the versions (data_version.months) of the months its incidents started in and of the three
-  before (a repeat looks back 90 days at incidents the viewer may see), and of the writes that
-  concern every month: a committed write to a table the figures read makes a new key for the
-  months it touched, so a cached part is never stale, only unused;
+- the versions (data_version.months) of the months its incidents started in, and of the writes
+  that concern every month: a committed write to a table the figures read makes a new key for
+  the months it touched (a write to an incident touches the next 90 days' months too, whose
+  repeats look back at it), so a cached part is never stale, only unused;
 - the viewer: id, superuser flag and groups, which decide the restricted incidents they see
   (one viewer's figures are never served to another);
 - the scope (its filters, its period: the burn-down's points), the part's span, today's date
   and the time zone (overdue items, months), and the COE target.
 
-An edit to one incident recomputes four months' parts, not five years'. A part is stored only
+An edit to an action item recomputes one month's part, an edit to an incident four, not five
+years' (all of them in one pass per figure: metrics.compute_parts). A part is stored only
 when the versions it depends on are the same after computing as before: the passes run on
 connections of their own, each seeing the data as its query starts, so a write committed
 meanwhile could have reached some passes and not others.
@@ -94,10 +95,9 @@ def month_parts(period: metrics.Period, first: datetime | None, last: datetime |
 
 
 def _utc_months(part: metrics.Period) -> list[int]:
-    """The log's months (yyyymm, UTC) a part's figures depend on."""
+    """The log's months (yyyymm, UTC) a part's figures depend on: those its local days fall in."""
     start, end = part.bounds()
-    # From as far back as a repeat looks (at incidents the viewer may see) to the last instant.
-    cursor = (start - metrics.REPEAT_WINDOW).astimezone(UTC).date().replace(day=1)
+    cursor = start.astimezone(UTC).date().replace(day=1)
     last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
     months = []
     while cursor <= last:

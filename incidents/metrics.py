@@ -35,7 +35,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 from django.db.models.lookups import IsNull, LessThan
 from django.utils import timezone
 
@@ -145,6 +145,32 @@ def _quantile(values, fraction: float, *, ordered: bool = False) -> float | None
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def _aggregate_by_part(rows: QuerySet, aggregates: dict, parts: int, part=None) -> dict[int, dict]:
+    """`aggregates` over `rows` in each of `parts` parts, numbered from 1 by `part` (an expression;
+    None: one part, all the rows): a row per part, the aggregates' empty values where it has none."""
+    if part is None:
+        return {1: rows.order_by().aggregate(**aggregates)}
+    found = {row.pop("part"): row for row in rows.order_by().values(part=part).annotate(**aggregates)}
+    empty = rows.none().aggregate(**aggregates)  # no query: each aggregate's value over no rows
+    return {n: found.get(n, empty) for n in range(1, parts + 1)}
+
+
+def _top_by_part(rows: QuerySet, fields: tuple, order: tuple, limit: int, parts: int, part=None, window=None):
+    """The first `limit` of `rows` in `order` (field names, "-" for descending) in each of `parts`
+    parts numbered by `part` (None: one part), as {part: [dict of `fields`]}. `window(partition)`
+    gives extra window annotations over each part's rows (a count of them, say)."""
+    partition = [part] if part is not None else []
+    extra = window(partition) if window else {}
+    if part is None:
+        return {1: list(rows.annotate(**extra).order_by(*order).values(*fields, *extra)[:limit])}
+    ordering = [F(name[1:]).desc() if name.startswith("-") else F(name).asc() for name in order]
+    ranked = rows.annotate(part=part, rank=Window(RowNumber(), partition_by=partition, order_by=ordering), **extra)
+    found: dict[int, list[dict]] = {n: [] for n in range(1, parts + 1)}
+    for row in ranked.filter(rank__lte=limit).order_by("part", *order).values("part", *fields, *extra):
+        found[row.pop("part")].append(row)
+    return found
+
+
 def _by_cause(row: dict, ai: dict) -> list[dict]:
     """Incidents per cause (whole_set's `row`) and how many of them had an agent (ai_counts' `ai`)."""
     labels = dict(PrimaryCause.choices)
@@ -172,15 +198,16 @@ def autonomy_level_incidents(incidents: QuerySet[Incident], level: str) -> Query
 LEVELS = [*AutonomyLevel.values, ""]
 
 
-def ai_counts(incidents: QuerySet[Incident]) -> dict:
-    """Distinct incidents with an agent: overall, per autonomy level, per cause, with a failed gate.
+def ai_counts(incidents: QuerySet[Incident], *, parts: int = 1, part=None) -> dict:
+    """Distinct incidents with an agent: overall, per autonomy level, per cause, with a failed gate
+    (in each part, by `part`: see _aggregate_by_part; a single dict without).
 
     From the incidents joined to their (few) involvement rows, so the incidents are read once, from
     the covering index, cause included (starting from the involvements read them twice).
     """
     has_ai = Q(ai_involvements__isnull=False)
     gate_failed = Q(ai_involvements__gate_present=TriState.NO) | Q(ai_involvements__gate_bypassed=TriState.YES)
-    return incidents.order_by().aggregate(
+    aggregates = dict(
         with_ai=Count("id", distinct=True, filter=has_ai),
         gate_failed=Count("id", distinct=True, filter=gate_failed),
         **{
@@ -192,6 +219,8 @@ def ai_counts(incidents: QuerySet[Incident]) -> dict:
             for i, cause in enumerate(PrimaryCause.values)
         },
     )
+    found = _aggregate_by_part(incidents, aggregates, parts, part)
+    return found if part is not None else found[1]
 
 
 def ai_involvement(row: dict, *, by_cause: list[dict]) -> dict:
@@ -312,8 +341,9 @@ def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Inciden
     raise ValueError(f"Unknown COE state {state!r}")
 
 
-def whole_set(incidents: QuerySet[Incident], user) -> dict:
-    """One pass over the incidents for the figures that do not group by time.
+def whole_set(incidents: QuerySet[Incident], user, *, parts: int = 1, part=None) -> dict:
+    """One pass over the incidents for the figures that do not group by time (in each part, by
+    `part`: see _aggregate_by_part; a single dict without).
 
     Per cause, per attribution status, the repeats (of incidents `user` may see),
     and the COE timeliness of the resolved ones: conditional counts, and on
@@ -344,10 +374,11 @@ def whole_set(incidents: QuerySet[Incident], user) -> dict:
         )
         approved = resolved & Q(coe__approved_at__isnull=False)
         aggregates["coe_days"] = ArrayAgg(days, filter=approved, order_by=days, default=[])
-    row = incidents.order_by().aggregate(**aggregates)
-    if "coe_days" in row:
-        row["coe_days"] = array("d", row["coe_days"])
-    return row
+    found = _aggregate_by_part(incidents, aggregates, parts, part)
+    for row in found.values():
+        if "coe_days" in row:
+            row["coe_days"] = array("d", row["coe_days"])
+    return found if part is not None else found[1]
 
 
 def coe_days(incidents: QuerySet[Incident]) -> array:
@@ -467,8 +498,11 @@ def action_items(
     return {**counts, "oldest_overdue": oldest_overdue(items, period=period, today=today), "burn_down": burn_down}
 
 
-def action_item_states(items: QuerySet[ActionItem], *, period: Period, today: date) -> tuple[dict, list[dict]]:
-    """The items' counts per state, and the burn-down: how many were open at each month's end."""
+def action_item_states(
+    items: QuerySet[ActionItem], *, period: Period, today: date, parts: int = 1, part=None
+) -> tuple[dict, list[dict]] | dict[int, tuple[dict, list[dict]]]:
+    """The items' counts per state, and the burn-down: how many were open at each month's end
+    (in each part, by `part`, as {part: (counts, burn-down)}; without, the one pair)."""
     points = _burn_down_points(period=period, today=today)
     moments = [start_of_day(point) for point in points]
     # One grouped pass: each item's status, whether it is past due today and whether it was done
@@ -484,12 +518,13 @@ def action_item_states(items: QuerySet[ActionItem], *, period: Period, today: da
             by_due=ExpressionWrapper(Q(due_date__gte=F("completed_at__date")), output_field=BooleanField()),
             created=_moments_before(F("created_at"), moments),
             closed=_moments_before(F("completed_at"), moments),
+            part=part if part is not None else Value(1),
         )
         .annotate(n=Count("id"))
     )
-    counts = dict.fromkeys(("total", *ACTION_STATES), 0)
-    open_at = [0] * len(moments)
+    found = {n: (dict.fromkeys(("total", *ACTION_STATES), 0), [0] * len(moments)) for n in range(1, parts + 1)}
     for group in groups:
+        counts, open_at = found[group["part"]]
         n, status = group["n"], group["status"]
         counts["total"] += n
         if status in ACTION_STATUSES_OPEN:
@@ -502,31 +537,41 @@ def action_item_states(items: QuerySet[ActionItem], *, period: Period, today: da
             until = group["closed"] or 0  # closed with no time: never open at a moment
         for i in range(group["created"], until):
             open_at[i] += n
-    burn_down = [
-        {"date": (point - timedelta(days=1)).isoformat(), "open": open_at[i]} for i, point in enumerate(points)
-    ]
-    return counts, burn_down
+    dates = [(point - timedelta(days=1)).isoformat() for point in points]
+    found = {
+        n: (counts, [{"date": day, "open": n_open} for day, n_open in zip(dates, open_at, strict=True)])
+        for n, (counts, open_at) in found.items()
+    }
+    return found if part is not None else found[1]
 
 
-def oldest_overdue(items: QuerySet[ActionItem], *, period: Period, today: date) -> list[dict]:
-    """The ten items of `items` overdue longest."""
-    overdue = items.overdue(today).order_by("due_date", "id")
+def oldest_overdue(
+    items: QuerySet[ActionItem], *, period: Period, today: date, parts: int = 1, part=None
+) -> list[dict] | dict[int, list[dict]]:
+    """The ten items of `items` overdue longest (in each part, by `part`: {part: rows})."""
+    fields = ("id", "title", "incident__key", "owner__username", "due_date")
+    overdue = items.overdue(today)
+    if part is not None:
+        found = _top_by_part(overdue, fields, ("due_date", "id"), 10, parts, part)
+        return {n: [_overdue_row(row, today) for row in rows] for n, rows in found.items()}
+    overdue = overdue.order_by("due_date", "id")
     if period.start:
         # The oldest overdue items of all mostly belong to incidents before the period, so walking
         # the open items in due order would pass over thousands: sort the period's items instead
         # (COALESCE keeps the planner from choosing that walk).
         overdue = overdue.order_by(Coalesce("due_date", "due_date"), "id")
-    return [
-        {
-            "id": row["id"],
-            "title": row["title"],
-            "incident": row["incident__key"],
-            "owner": row["owner__username"],
-            "due_date": row["due_date"].isoformat(),
-            "days_overdue": (today - row["due_date"]).days,
-        }
-        for row in overdue.values("id", "title", "incident__key", "owner__username", "due_date")[:10]
-    ]
+    return [_overdue_row(row, today) for row in overdue.values(*fields)[:10]]
+
+
+def _overdue_row(row: dict, today: date) -> dict:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "incident": row["incident__key"],
+        "owner": row["owner__username"],
+        "due_date": row["due_date"].isoformat(),
+        "days_overdue": (today - row["due_date"]).days,
+    }
 
 
 def _burn_down_points(*, period: Period, today: date) -> list[date]:
@@ -565,16 +610,26 @@ def _newest(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "id"} for row in merged]
 
 
-def vendor_disagreements(incidents: QuerySet[Incident]) -> tuple[int, list[dict]]:
+def vendor_disagreements(
+    incidents: QuerySet[Incident], *, parts: int = 1, part=None
+) -> tuple[int, list[dict]] | dict[int, tuple[int, list[dict]]]:
     """How many incidents' adopted cause differs from their vendor's, and the latest 50 of them
-    (with `started_at` and `id`, which order them)."""
-    differing = vendor_differs_incidents(incidents).annotate(total=Window(Count("*")))
-    fields = ("id", "key", "title", "adopted_cause", "started_at", "total")
-    rows = list(differing.order_by("-started_at", "-id").values(*fields)[:LATEST])
-    total = rows[0]["total"] if rows else 0
-    for row in rows:
-        del row["total"]
-    return total, rows
+    (with `started_at` and `id`, which order them); in each part, by `part`: {part: (count, rows)}."""
+    found = _top_by_part(
+        vendor_differs_incidents(incidents),
+        ("id", "key", "title", "adopted_cause", "started_at"),
+        ("-started_at", "-id"),
+        LATEST,
+        parts,
+        part,
+        window=lambda partition: {"total": Window(Count("*"), partition_by=partition or None)},
+    )
+    counted = {}
+    for n, rows in found.items():
+        counted[n] = (rows[0]["total"] if rows else 0, rows)
+        for row in rows:
+            del row["total"]
+    return counted if part is not None else counted[1]
 
 
 def attribution(incidents: QuerySet[Incident], row: dict, differing: tuple[int, list[dict]] | None = None) -> dict:
@@ -627,10 +682,18 @@ def repeat_incidents(incidents: QuerySet[Incident], user) -> QuerySet[Incident]:
     return incidents.filter(repeat_q(user))
 
 
-def latest_repeats(incidents: QuerySet[Incident], user) -> list[dict]:
-    """The latest 50 of the `incidents` that repeat an earlier one `user` may see."""
-    found = repeat_incidents(incidents, user).order_by("-started_at", "-id")
-    return list(found.values("id", "key", "title", "primary_cause", "started_at")[:LATEST])
+def latest_repeats(incidents: QuerySet[Incident], user, *, parts: int = 1, part=None) -> list[dict] | dict:
+    """The latest 50 of the `incidents` that repeat an earlier one `user` may see (in each part,
+    by `part`: {part: rows})."""
+    found = _top_by_part(
+        repeat_incidents(incidents, user),
+        ("id", "key", "title", "primary_cause", "started_at"),
+        ("-started_at", "-id"),
+        LATEST,
+        parts,
+        part,
+    )
+    return found if part is not None else found[1]
 
 
 def repeats(incidents: QuerySet[Incident], user, *, count: int, latest: list[dict] | None = None) -> dict:
@@ -644,15 +707,27 @@ def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySe
     return incidents.filter(controls=control_id)
 
 
-def controls(incidents: QuerySet[Incident], links: QuerySet | None = None) -> list[dict]:
+def controls(
+    incidents: QuerySet[Incident], links: QuerySet | None = None, *, parts: int = 1, part=None
+) -> list[dict] | dict[int, list[dict]]:
     """Every control with how many of the incidents it is linked to. `links` are the
-    control-incident links of those incidents (Scope.control_links, or here from `incidents`)."""
+    control-incident links of those incidents (Scope.control_links, or here from `incidents`).
+    In each part, by `part` (an expression on the links): {part: controls}."""
     if links is None:
         links = Control.incidents.through.objects.filter(incident__in=incidents)
     # The links counted per control in one grouped pass (a link is one control and one incident, so
     # no DISTINCT): the incidents' filter is hashed once, where a count per control in a subquery
     # looked each link's incident up again (at 100,000 incidents, one year: 24 -> 10 ms).
-    counts = dict(links.order_by().values("control").annotate(n=Count("*")).values_list("control", "n"))
+    grouped = links.order_by().values("control", part=part if part is not None else Value(1)).annotate(n=Count("*"))
+    counts: dict[int, dict[int, int]] = {n: {} for n in range(1, parts + 1)}
+    for row in grouped:
+        counts[row["part"]][row["control"]] = row["n"]
+    listed = list(Control.objects.order_by("name", "id"))
+    found = {n: _control_rows(listed, of_part) for n, of_part in counts.items()}
+    return found if part is not None else found[1]
+
+
+def _control_rows(listed: list[Control], counts: dict[int, int]) -> list[dict]:
     return [
         {
             "id": c.pk,
@@ -662,7 +737,7 @@ def controls(incidents: QuerySet[Incident], links: QuerySet | None = None) -> li
             "scope": c.scope,
             "incidents": counts.get(c.pk, 0),
         }
-        for c in Control.objects.order_by("name", "id")
+        for c in listed
     ]
 
 
@@ -679,52 +754,109 @@ def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) 
     return merge_parts(user, scope, today, compute_parts(user, scope, [scope.period], today))
 
 
-def compute_parts(user, scope: Scope, parts: list[Period], today: date) -> list[dict]:
-    """The figures of the scope's incidents started in each of `parts` (spans of the scope's
-    period), as merge_parts adds them up: counts, the ordered COE days, each month's rows and
-    durations, and the top rows of each list."""
-    postgres = connection.vendor == "postgresql"
-    calls = []
-    for part in parts:
-        within = replace(scope, period=part)
-        incidents, items = within.incidents(user), within.action_items(user)
-        # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
-        calls += [
-            lambda items=items: action_item_states(items, period=scope.period, today=today),
-            lambda incidents=incidents: whole_set(incidents, user),
-            lambda incidents=incidents: by_month(incidents),
-            lambda incidents=incidents: ai_counts(incidents),
-            lambda items=items, part=part: oldest_overdue(items, period=part, today=today),
-            lambda incidents=incidents, within=within: controls(incidents, within.control_links(user)),
-            lambda incidents=incidents: vendor_disagreements(incidents),
-            lambda incidents=incidents: latest_repeats(incidents, user),
-        ]
-        if not postgres:
-            calls.append(lambda incidents=incidents: coe_days(incidents))
-    results = gather(*calls)
-    width = len(results) // len(parts) if parts else 0
-    computed = []
-    for i in range(len(parts)):
-        (counts, burn_down), row, (months, durations), ai, oldest, control_rows, differing, latest, *days = results[
-            i * width : (i + 1) * width
-        ]
-        if days:
-            row["coe_days"] = days[0]
-        computed.append(
-            {
-                "action_counts": counts,
-                "burn_down": burn_down,
-                "row": row,
-                "months": months,
-                "durations": durations,
-                "ai": ai,
-                "oldest_overdue": oldest,
-                "controls": control_rows,
-                "differing": differing,
-                "latest_repeats": latest,
-            }
-        )
-    return computed
+class Parts:
+    """Spans of incident starts (`periods`, ascending, within the scope's period) computed in one
+    pass each: every row is numbered from 1 by the span its incident started in (`of_incident`
+    on incidents, `of_row` on rows of an incident)."""
+
+    def __init__(self, user, scope: Scope, periods: list[Period]):
+        self.count = len(periods)
+        self.of_incident = self.of_row = None
+        if periods == [scope.period]:  # the whole scope
+            self.incidents, self.items, self.links = (
+                scope.incidents(user),
+                scope.action_items(user),
+                scope.control_links(user),
+            )
+            return
+        joined = _joined(periods)
+        unbounded = replace(scope, period=Period())
+        self.incidents = unbounded.incidents(user).filter(_started_within(joined))
+        # Rows of an incident: joined to it by its start (the join that numbers them too) and
+        # among the parts' incidents.
+        within = _started_within(joined, "incident__")
+        self.items = ActionItem.objects.filter(within, incident__in=self.incidents)
+        self.links = Control.incidents.through.objects.filter(within, incident__in=self.incidents)
+        if len(periods) > 1:
+            starts = [start_of_day(period.start) for period in periods]
+            self.of_incident = _moments_before(F("started_at"), starts)
+            self.of_row = _moments_before(F("incident__started_at"), starts)
+
+    def kw(self, on_rows: bool = False) -> dict:
+        return {"parts": self.count, "part": self.of_row if on_rows else self.of_incident}
+
+
+def _started_within(spans: list[tuple[datetime, datetime]], prefix: str = "") -> Q:
+    within = Q()
+    for start, end in spans:
+        within |= Q(**{f"{prefix}started_at__gte": start, f"{prefix}started_at__lt": end})
+    return within
+
+
+def _joined(periods: list[Period]) -> list[tuple[datetime, datetime]]:
+    """The periods' bounds, adjacent ones joined (fewer conditions for the planner)."""
+    spans: list[list[datetime]] = []
+    for period in periods:
+        start, end = period.bounds()
+        if spans and spans[-1][1] == start:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [(start, end) for start, end in spans]
+
+
+def compute_parts(user, scope: Scope, periods: list[Period], today: date) -> list[dict]:
+    """The figures of the scope's incidents started in each of `periods` (spans of the scope's
+    period, each within a month), as merge_parts adds them up: counts, the ordered COE days, each
+    month's rows and durations, and the top rows of each list. The same passes as for one part,
+    grouped by part: as many queries for one part as for sixty."""
+    parts = Parts(user, scope, periods)
+    incidents, items, one = parts.incidents, parts.items, parts.of_incident is None
+
+    def by_part(result):
+        return {1: result} if one else result
+
+    # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
+    calls = [
+        lambda: action_item_states(items, period=scope.period, today=today, **parts.kw(on_rows=True)),
+        lambda: whole_set(incidents, user, **parts.kw()),
+        lambda: by_month(incidents),
+        lambda: ai_counts(incidents, **parts.kw()),
+        lambda: oldest_overdue(items, period=periods[0] if one else scope.period, today=today, **parts.kw(True)),
+        lambda: controls(incidents, parts.links, **parts.kw(on_rows=True)),
+        lambda: vendor_disagreements(incidents, **parts.kw()),
+        lambda: latest_repeats(incidents, user, **parts.kw()),
+    ]
+    if connection.vendor != "postgresql":
+        calls.append(lambda: coe_days(incidents))
+    states, rows, (months, durations), ai, oldest, control_rows, differing, latest, *days = gather(*calls)
+    states, rows, ai, oldest = by_part(states), by_part(rows), by_part(ai), by_part(oldest)
+    control_rows, differing, latest = by_part(control_rows), by_part(differing), by_part(latest)
+    if days:  # SQLite: one part (no cache)
+        rows[1]["coe_days"] = days[0]
+    # Each month's rows belong to the part that month is in (a part never spans two months).
+    number = {(p.start.year, p.start.month): n for n, p in enumerate(periods, 1) if p.start}
+    months_of = {n: [] for n in range(1, len(periods) + 1)}
+    durations_of = {n: [] for n in range(1, len(periods) + 1)}
+    for target, found in ((months_of, months), (durations_of, durations)):
+        for row in found:
+            year, month = map(int, row["month"].split("-"))
+            target[1 if one else number[(year, month)]].append(row)
+    return [
+        {
+            "action_counts": states[n][0],
+            "burn_down": states[n][1],
+            "row": rows[n],
+            "months": months_of[n],
+            "durations": durations_of[n],
+            "ai": ai[n],
+            "oldest_overdue": oldest[n],
+            "controls": control_rows[n],
+            "differing": differing[n],
+            "latest_repeats": latest[n],
+        }
+        for n in range(1, len(periods) + 1)
+    ]
 
 
 def _sum(dicts: list[dict]) -> dict:

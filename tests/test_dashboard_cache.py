@@ -150,24 +150,41 @@ def test_all_time_is_added_up_from_a_part_per_month(data, leader):
     assert figures(leader, Scope()) == computed(leader, Scope())
 
 
+def _title(model, pk):
+    return lambda w: model.objects.filter(pk=pk(w)).update(title="Edited")
+
+
 @pytest.mark.parametrize(
-    ("edited", "recomputed"),
+    ("edit", "recomputed"),
     [
-        ("d", 1),  # November 2025: its part (the last month with incidents)
-        ("e", 4),  # January 2024: its part and the next three, whose repeats look back at it
+        # An incident of 20 November 2025: its month's part (the last month with incidents).
+        (_title(Incident, lambda w: w.d.pk), [date(2025, 11, 1)]),
+        # Of 10 January 2024: its month's and those of the next 90 days, whose repeats look back at it.
+        (_title(Incident, lambda w: w.e.pk), [date(2024, m, 1) for m in (1, 2, 3, 4)]),
+        # An action item of an incident of 15 November 2025: that month's part.
+        (_title(ActionItem, lambda w: w.items.three.pk), [date(2025, 11, 1)]),
     ],
+    ids=["incident", "incident with months ahead", "action item"],
 )
 def test_an_edit_recomputes_only_the_parts_of_the_months_it_touched(
-    data, leader, settings, django_assert_num_queries, edited, recomputed
+    data, leader, settings, monkeypatch, django_assert_num_queries, edit, recomputed
 ):
     settings.DB_QUERY_THREADS = 1  # every query on this connection, to count them
     figures(leader, Scope())
-    Incident.objects.filter(pk=getattr(data, edited).pk).update(title="Edited")
-    # The months' versions, the viewer's groups and the span of starts (before); each part's eight
-    # passes, the controls' taking two (their links counted, the controls listed); the versions
-    # again (after: a part is kept only if its months are unchanged).
-    with django_assert_num_queries(1 + 9 * recomputed + 1):
+    edit(data)
+    compute, computed_parts = metrics.compute_parts, []
+
+    def recording(user, scope, periods, today):
+        computed_parts.extend(period.start for period in periods)
+        return compute(user, scope, periods, today)
+
+    monkeypatch.setattr(metrics, "compute_parts", recording)
+    # The months' versions, the viewer's groups and the span of starts (before); the eight passes
+    # over the parts' incidents, grouped by part, the controls' taking two (their links counted, the
+    # controls listed); the versions again (after: a part is kept only if its months are unchanged).
+    with django_assert_num_queries(1 + 9 + 1):
         served = figures(leader, Scope())
+    assert computed_parts == recomputed
     assert served == computed(leader, Scope())
     with django_assert_num_queries(1):
         figures(leader, Scope())
@@ -187,12 +204,14 @@ def test_a_period_is_cut_at_month_boundaries_within_the_months_with_incidents():
     assert dashboard_cache.month_parts(Period(date(2027, 1, 1)), first, last) == []
 
 
-def test_a_part_depends_on_the_months_its_repeats_look_back_at():
-    # November's repeats look back 90 days from 1 November: to 3 August.
-    assert dashboard_cache._utc_months(Period(date(2025, 11, 1), date(2025, 12, 1))) == [202508, 202509, 202510, 202511]
+def test_a_part_depends_on_the_months_of_the_log_its_days_fall_in():
+    november = Period(date(2025, 11, 1), date(2025, 12, 1))
+    assert dashboard_cache._utc_months(november) == [202511]
     # In New York, November's local days end at 05:00 UTC on 1 December.
     with timezone.override("America/New_York"):
-        assert dashboard_cache._utc_months(Period(date(2025, 11, 1), date(2025, 12, 1)))[-1] == 202512
+        assert dashboard_cache._utc_months(november) == [202511, 202512]
+    with timezone.override("Asia/Tokyo"):  # and begin at 15:00 UTC on 31 October
+        assert dashboard_cache._utc_months(november) == [202510, 202511]
 
 
 def test_a_login_keeps_the_figures(data, leader, django_assert_num_queries):
@@ -320,22 +339,33 @@ class TestDataVersion:
     def test_a_transaction_logs_each_month_it_touched_once(self, data):
         last = _last_change()
         with transaction.atomic():
-            Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")  # October
             ActionItem.objects.all().update(title="Renamed")  # of incidents of October and November
-            Incident.objects.filter(pk=data.b.pk).update(severity="SEV4")  # October again
+            ActionItem.objects.filter(pk=data.items.one.pk).update(title="Again")  # October again
         assert _logged_since(last) == [date(2025, 10, 1), date(2025, 11, 1)]
+
+    def test_an_incident_logs_its_month_and_those_of_the_next_90_days(self, data):
+        last = _last_change()
+        with transaction.atomic():
+            Incident.objects.filter(pk=data.a.pk).update(severity="SEV4")  # 5 October: to 3 January
+            Incident.objects.filter(pk=data.b.pk).update(severity="SEV4")  # 20 October: to 18 January
+        assert _logged_since(last) == [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1)]
 
     def test_an_incident_moved_to_another_month_logs_both(self, data):
         last = _last_change()
         Incident.objects.filter(pk=data.d.pk).update(started_at=datetime(2026, 1, 3, tzinfo=UTC))
-        assert _logged_since(last) == [date(2025, 11, 1), date(2026, 1, 1)]
+        # From 20 November 2025 (to 18 February) and to 3 January 2026 (to 3 April).
+        assert _logged_since(last) == [date(2025, 11, 1), date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 5)]
 
     def test_rows_of_an_incident_log_its_month(self, data):
         last = _last_change()
         ActionItem.objects.filter(pk=data.items.one.pk).update(status=ActionStatus.VERIFIED)  # of a: October
-        data.e.services.clear()  # January 2024
         AIInvolvementFactory(incident=data.d)  # November
-        assert _logged_since(last) == [date(2024, 1, 1), date(2025, 10, 1), date(2025, 11, 1)]
+        assert _logged_since(last) == [date(2025, 10, 1), date(2025, 11, 1)]
+
+    def test_an_incidents_services_log_the_next_90_days_too(self, data):
+        last = _last_change()
+        data.e.services.clear()  # 10 January 2024: later incidents on the service may no longer repeat it
+        assert _logged_since(last) == [date(2024, m, 1) for m in range(1, 5)]
 
     def test_a_write_that_concerns_no_incident_logs_every_month(self, data):
         last = _last_change()
@@ -344,12 +374,12 @@ class TestDataVersion:
 
     def test_a_deleted_incident_logs_its_month(self, data):
         last = _last_change()
-        _incident_deleted(data)  # d, with its action item and COE
-        assert set(_logged_since(last)) == {date(2025, 11, 1)}
+        _incident_deleted(data)  # d (20 November), with its action item, services and COE
+        assert _logged_since(last) == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]
 
     def test_the_months_versions_grow_with_each_commit(self, data):
         before = data_version.months()
-        _severity(data)  # a: October 2025
+        _item_done(data)  # an item of b: October 2025
         after = data_version.months()
         assert after[202510][0] == before.get(202510, (0, 0))[0] + 1
         assert after[202510][1] > before[0][1]  # a newer transaction than any before

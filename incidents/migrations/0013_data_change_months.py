@@ -3,9 +3,13 @@
 A write to an incident, or to a row of one (its action items, agents, claims, services,
 regions, controls, COE approval), logs the month (UTC) each touched incident started in, the
 old one and the new one for an update: statement triggers with transition tables, one insert
-per statement whatever its size. Writes that concern no incident in particular (sources,
-controls, services, regions, teams, group memberships, usernames) and TRUNCATE keep logging a
-row without a month, which stands for every month (migration 0012's function, now NULL-aware).
+per statement whatever its size. A write to an incident or its services logs the months of the
+next 90 days too: the incidents started then may repeat it (metrics.repeat_q looks back 90
+days at the incidents a viewer may see, by start, cause, services and visibility).
+
+Writes that concern no incident in particular (sources, controls, services, regions, teams,
+group memberships, usernames) and TRUNCATE keep logging a row without a month, which stands
+for every month (migration 0012's function, now NULL-aware).
 A row whose incident cannot be found (deleted meanwhile) has no month either: when in doubt,
 everything is recomputed.
 
@@ -16,7 +20,6 @@ A COE counts only for a change of its approval or incident: a row trigger with t
 from django.db import migrations, models
 
 INCIDENT_CHILDREN = [
-    "incidents_incident_services",
     "incidents_incident_regions",
     "incidents_aiinvolvement",
     "incidents_actionitem",
@@ -25,9 +28,14 @@ INCIDENT_CHILDREN = [
 ]
 
 FUNCTIONS = """
-CREATE FUNCTION incidents_change_month(started timestamptz) RETURNS date
+-- The months (UTC) from an incident's start to `ahead` later; none for NULL.
+CREATE FUNCTION incidents_change_months(started timestamptz, ahead interval) RETURNS SETOF date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT date_trunc('month', started AT TIME ZONE 'UTC')::date
+    SELECT generate_series(
+        date_trunc('month', started AT TIME ZONE 'UTC'),
+        date_trunc('month', (started AT TIME ZONE 'UTC') + ahead),
+        interval '1 month'
+    )::date
 $$;
 
 CREATE FUNCTION incidents_log_months(months date[]) RETURNS void LANGUAGE plpgsql AS $$
@@ -50,29 +58,37 @@ BEGIN
 END
 $$;
 
--- TG_ARGV[0]: 'incident' (the rows are incidents) or 'child' (rows with an incident_id).
--- Each branch names only the transition tables its event has.
+-- TG_ARGV[0]: 'incident' (the rows are incidents), or 'child' or 'ahead' (rows with an
+-- incident_id: their incidents are looked up; one not found logs every month). TG_ARGV[1]: how
+-- far ahead of each start to log months too. Each branch names only the transition tables its
+-- event has.
 CREATE FUNCTION incidents_note_months() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ahead interval := TG_ARGV[1]::interval;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         IF TG_ARGV[0] = 'incident' THEN
-            PERFORM incidents_log_months(ARRAY(SELECT incidents_change_month(started_at) FROM old_rows));
+            PERFORM incidents_log_months(ARRAY(
+                SELECT incidents_change_months(started_at, ahead) FROM (SELECT DISTINCT started_at FROM old_rows) r
+            ));
         ELSE
             PERFORM incidents_log_months(ARRAY(
-                SELECT incidents_change_month(i.started_at)
-                FROM (SELECT DISTINCT incident_id FROM old_rows) r
+                SELECT m FROM (SELECT DISTINCT incident_id FROM old_rows) r
                 LEFT JOIN incidents_incident i ON i.id = r.incident_id
+                LEFT JOIN LATERAL incidents_change_months(i.started_at, ahead) m ON true
             ));
         END IF;
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
         IF TG_ARGV[0] = 'incident' THEN
-            PERFORM incidents_log_months(ARRAY(SELECT incidents_change_month(started_at) FROM new_rows));
+            PERFORM incidents_log_months(ARRAY(
+                SELECT incidents_change_months(started_at, ahead) FROM (SELECT DISTINCT started_at FROM new_rows) r
+            ));
         ELSE
             PERFORM incidents_log_months(ARRAY(
-                SELECT incidents_change_month(i.started_at)
-                FROM (SELECT DISTINCT incident_id FROM new_rows) r
+                SELECT m FROM (SELECT DISTINCT incident_id FROM new_rows) r
                 LEFT JOIN incidents_incident i ON i.id = r.incident_id
+                LEFT JOIN LATERAL incidents_change_months(i.started_at, ahead) m ON true
             ));
         END IF;
     END IF;
@@ -83,18 +99,22 @@ $$;
 CREATE FUNCTION incidents_note_coe_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM incidents_log_months(ARRAY(
-        SELECT incidents_change_month(i.started_at)
-        FROM (VALUES (OLD.incident_id), (NEW.incident_id)) r (incident_id)
+        SELECT m FROM (VALUES (OLD.incident_id), (NEW.incident_id)) r (incident_id)
         LEFT JOIN incidents_incident i ON i.id = r.incident_id
+        LEFT JOIN LATERAL incidents_change_months(i.started_at, interval '0') m ON true
     ));
     RETURN NULL;
 END
 $$;
 """
 
+# A write to an incident or its services can make the incidents of the next 90 days repeats
+# (or not): metrics.REPEAT_WINDOW.
+REPEAT_WINDOW = "90 days"
 
-def _month_triggers(table: str, kind: str) -> list[str]:
-    run = f"FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_months('{kind}')"
+
+def _month_triggers(table: str, kind: str, ahead: str = "0") -> list[str]:
+    run = f"FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_months('{kind}', '{ahead}')"
     return [
         f"DROP TRIGGER incidents_note_change ON {table}",
         f"CREATE TRIGGER incidents_note_change AFTER TRUNCATE ON {table} "
@@ -110,7 +130,8 @@ def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(FUNCTIONS)
-    statements = _month_triggers("incidents_incident", "incident")
+    statements = _month_triggers("incidents_incident", "incident", REPEAT_WINDOW)
+    statements += _month_triggers("incidents_incident_services", "child", REPEAT_WINDOW)
     for table in INCIDENT_CHILDREN:
         statements += _month_triggers(table, "child")
     coe = "incidents_coedocument"
@@ -119,9 +140,9 @@ def create(apps, schema_editor):
         f"CREATE TRIGGER incidents_note_change AFTER TRUNCATE ON {coe} "
         "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_change()",
         f"CREATE TRIGGER incidents_note_inserted AFTER INSERT ON {coe} REFERENCING NEW TABLE AS new_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_months('child')",
+        "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_months('child', '0')",
         f"CREATE TRIGGER incidents_note_deleted AFTER DELETE ON {coe} REFERENCING OLD TABLE AS old_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_months('child')",
+        "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_months('child', '0')",
         f"CREATE TRIGGER incidents_note_updated AFTER UPDATE ON {coe} FOR EACH ROW "
         "WHEN (OLD.approved_at IS DISTINCT FROM NEW.approved_at OR OLD.incident_id IS DISTINCT FROM NEW.incident_id) "
         "EXECUTE FUNCTION incidents_note_coe_change()",
@@ -133,7 +154,7 @@ def create(apps, schema_editor):
 def drop(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    for table in ["incidents_incident", *INCIDENT_CHILDREN, "incidents_coedocument"]:
+    for table in ["incidents_incident", "incidents_incident_services", *INCIDENT_CHILDREN, "incidents_coedocument"]:
         for name in ("incidents_note_change", "incidents_note_inserted", "incidents_note_updated"):
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         schema_editor.execute(f"DROP TRIGGER IF EXISTS incidents_note_deleted ON {table}")
@@ -153,9 +174,9 @@ def drop(apps, schema_editor):
         $$
         """
     )
-    schema_editor.execute("DROP FUNCTION incidents_log_months(date[]), incidents_change_month(timestamptz)")
+    schema_editor.execute("DROP FUNCTION incidents_log_months(date[]), incidents_change_months(timestamptz, interval)")
     run = "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_change()"
-    for table in ["incidents_incident", *INCIDENT_CHILDREN]:
+    for table in ["incidents_incident", "incidents_incident_services", *INCIDENT_CHILDREN]:
         schema_editor.execute(
             f"CREATE TRIGGER incidents_note_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} {run}"
         )
