@@ -92,8 +92,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 # How many connections one request may query on at once (incidents/concurrent.py): the dashboard's
 # independent passes run side by side on PostgreSQL. 1 runs them one after another.
 DB_QUERY_THREADS = env_int("DB_QUERY_THREADS", 2, minimum=1)
-# Seconds to keep the dashboard's figures (incidents/dashboard_cache.py): a write to the data they
-# come from makes them unused at once, so this only bounds the cache's memory. 0 turns it off.
+# Seconds to keep the dashboard's figures of a month (incidents/dashboard_cache.py): a write to the
+# data they come from makes them unused at once, so this only bounds the cache's memory. 0: off.
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 3600, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DB_JIT", default=False):
     # PostgreSQL's JIT compiles a plan when its estimated cost is high: the dashboard's and the
