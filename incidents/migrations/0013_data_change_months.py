@@ -58,51 +58,51 @@ BEGIN
 END
 $$;
 
--- TG_ARGV[0]: 'incident' (the rows are incidents), or 'child' or 'ahead' (rows with an
--- incident_id: their incidents are looked up; one not found logs every month). TG_ARGV[1]: how
--- far ahead of each start to log months too. Each branch names only the transition tables its
--- event has.
+-- The months of each start and of `ahead` after it; a NULL start (an incident not found) logs
+-- every month.
+CREATE FUNCTION incidents_log_starts(starts timestamptz[], ahead interval) RETURNS void LANGUAGE sql AS $$
+    SELECT incidents_log_months(ARRAY(
+        SELECT m FROM unnest(starts) s LEFT JOIN LATERAL incidents_change_months(s, ahead) m ON true
+    ))
+$$;
+
+-- The starts of these incidents (NULL for one not found).
+CREATE FUNCTION incidents_starts_of(ids bigint[]) RETURNS timestamptz[] LANGUAGE sql STABLE AS $$
+    SELECT ARRAY(SELECT i.started_at FROM unnest(ids) r (id) LEFT JOIN incidents_incident i ON i.id = r.id)
+$$;
+
+-- TG_ARGV[0]: 'incident' (the rows are incidents) or 'child' (rows with an incident_id, whose
+-- incidents are looked up). TG_ARGV[1]: how far ahead of each start to log months too. Each
+-- branch names only the transition tables its event has.
 CREATE FUNCTION incidents_note_months() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    ahead interval := TG_ARGV[1]::interval;
+    starts timestamptz[] := '{}';
+    ids bigint[] := '{}';
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        IF TG_ARGV[0] = 'incident' THEN
-            PERFORM incidents_log_months(ARRAY(
-                SELECT incidents_change_months(started_at, ahead) FROM (SELECT DISTINCT started_at FROM old_rows) r
-            ));
-        ELSE
-            PERFORM incidents_log_months(ARRAY(
-                SELECT m FROM (SELECT DISTINCT incident_id FROM old_rows) r
-                LEFT JOIN incidents_incident i ON i.id = r.incident_id
-                LEFT JOIN LATERAL incidents_change_months(i.started_at, ahead) m ON true
-            ));
+    IF TG_ARGV[0] = 'incident' THEN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            starts := ARRAY(SELECT DISTINCT started_at FROM old_rows);
         END IF;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        IF TG_ARGV[0] = 'incident' THEN
-            PERFORM incidents_log_months(ARRAY(
-                SELECT incidents_change_months(started_at, ahead) FROM (SELECT DISTINCT started_at FROM new_rows) r
-            ));
-        ELSE
-            PERFORM incidents_log_months(ARRAY(
-                SELECT m FROM (SELECT DISTINCT incident_id FROM new_rows) r
-                LEFT JOIN incidents_incident i ON i.id = r.incident_id
-                LEFT JOIN LATERAL incidents_change_months(i.started_at, ahead) m ON true
-            ));
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            starts := starts || ARRAY(SELECT DISTINCT started_at FROM new_rows);
         END IF;
+    ELSE
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            ids := ARRAY(SELECT DISTINCT incident_id FROM old_rows);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            ids := ids || ARRAY(SELECT DISTINCT incident_id FROM new_rows);
+        END IF;
+        starts := incidents_starts_of(ids);
     END IF;
+    PERFORM incidents_log_starts(starts, TG_ARGV[1]::interval);
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION incidents_note_coe_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM incidents_log_months(ARRAY(
-        SELECT m FROM (VALUES (OLD.incident_id), (NEW.incident_id)) r (incident_id)
-        LEFT JOIN incidents_incident i ON i.id = r.incident_id
-        LEFT JOIN LATERAL incidents_change_months(i.started_at, interval '0') m ON true
-    ));
+    PERFORM incidents_log_starts(incidents_starts_of(ARRAY[OLD.incident_id, NEW.incident_id]), interval '0');
     RETURN NULL;
 END
 $$;
@@ -174,7 +174,10 @@ def drop(apps, schema_editor):
         $$
         """
     )
-    schema_editor.execute("DROP FUNCTION incidents_log_months(date[]), incidents_change_months(timestamptz, interval)")
+    schema_editor.execute(
+        "DROP FUNCTION incidents_log_starts(timestamptz[], interval), incidents_starts_of(bigint[]), "
+        "incidents_log_months(date[]), incidents_change_months(timestamptz, interval)"
+    )
     run = "FOR EACH STATEMENT EXECUTE FUNCTION incidents_note_change()"
     for table in ["incidents_incident", "incidents_incident_services", *INCIDENT_CHILDREN]:
         schema_editor.execute(
