@@ -2,11 +2,12 @@
 
 Triggers (migrations 0012 and 0013) add a row to the change log, once per transaction and month
 touched, for each write to those tables; the row commits with the write. A month's version is
-its count of rows and its newest transaction id; the rows without a month (writes that concern
-every month) have a version of their own, part of every month's. Within the log's life a month's
+the count of commits its rows stand for and its newest transaction id; the rows without a month
+(writes that concern every month) have a version of their own, part of every month's. A month's
 count grows by one with each commit that touches it, so equal versions mean equal data.
-`compact` empties the log and adds a row for its own transaction, whose id no earlier version
-held, so no version comes back after a compaction either.
+`compact` replaces each month's rows by one standing for all their commits, with their newest
+transaction: every version stays as it was, and so do the figures kept under it. Transaction
+ids are never reused, so a log emptied otherwise (a TRUNCATE) cannot bring an old version back.
 
 PostgreSQL only: SQLite has no triggers here, and `current` gives None (nothing is cached).
 """
@@ -18,11 +19,11 @@ from django.db import OperationalError, connection, transaction
 from .models import DataChange
 
 TABLE = DataChange._meta.db_table
-VERSION_SQL = f"SELECT count(*), max(xact) FROM {TABLE}"
-# Each month's version as an array of [month as yyyymm (0 for every month), count, newest].
+VERSION_SQL = f"SELECT sum(commits), max(xact) FROM {TABLE}"
+# Each month's version as an array of [month as yyyymm (0 for every month), commits, newest].
 MONTHS_SQL = (
     "SELECT array_agg(ARRAY[COALESCE(to_char(month, 'YYYYMM')::bigint, 0), n, newest]) "
-    f"FROM (SELECT month, count(*) n, max(xact) newest FROM {TABLE} GROUP BY month) m"
+    f"FROM (SELECT month, sum(commits) n, max(xact) newest FROM {TABLE} GROUP BY month) m"
 )
 
 
@@ -31,7 +32,7 @@ def available() -> bool:
 
 
 def current() -> tuple[int, int] | None:
-    """(rows in the log, newest transaction), or None where writes are not logged."""
+    """(commits in the log, newest transaction), or None where writes are not logged."""
     if not available():
         return None
     with connection.cursor() as cursor:
@@ -41,7 +42,7 @@ def current() -> tuple[int, int] | None:
 
 
 def months() -> dict[int, tuple[int, int]] | None:
-    """Each month's version: {yyyymm (0 for the rows of every month): (rows, newest transaction)}."""
+    """Each month's version: {yyyymm (0 for the rows of every month): (commits, newest transaction)}."""
     if not available():
         return None
     with connection.cursor() as cursor:
@@ -54,7 +55,7 @@ def versions_of(rows: list | None) -> dict[int, tuple[int, int]]:
 
 
 def compact(lock_timeout: str = "2s") -> int | None:
-    """Empty the log, leaving one row of this transaction; how many rows went (None: skipped).
+    """Replace each month's rows by one with the same version; how many rows went (None: skipped).
 
     The table lock waits for transactions that have logged a write to end and holds off new
     ones for the moment it takes, so no row of an open transaction is deleted (its write would
@@ -67,9 +68,13 @@ def compact(lock_timeout: str = "2s") -> int | None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL lock_timeout = %s", [lock_timeout])
             cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
-            cursor.execute(f"DELETE FROM {TABLE}")
-            deleted = cursor.rowcount
-            cursor.execute(f"INSERT INTO {TABLE} (xact) VALUES (pg_current_xact_id()::text::bigint)")
+            cursor.execute(f"SELECT count(*) FROM {TABLE}")
+            (deleted,) = cursor.fetchone()
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {TABLE} RETURNING xact, month, commits) "
+                f"INSERT INTO {TABLE} (xact, month, commits) SELECT max(xact), month, sum(commits) "
+                "FROM gone GROUP BY month"
+            )
             return deleted
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available

@@ -194,5 +194,8 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(model_name="datachange", name="month", field=models.DateField(null=True)),
+        migrations.AddField(
+            model_name="datachange", name="commits", field=models.PositiveIntegerField(db_default=1)
+        ),
         migrations.RunPython(create, drop, elidable=False),
     ]

@@ -20,6 +20,8 @@ class DataChange(models.Model):
     at = models.DateTimeField(db_default=models.functions.Now())
     # The first day of the month (UTC) the touched incidents started in; NULL: every month.
     month = models.DateField(null=True)
+    # How many commits the row stands for: one, or after a compaction all the month's it replaced.
+    commits = models.PositiveIntegerField(db_default=1)
 
     class Meta:
         db_table = "incidents_datachange"
