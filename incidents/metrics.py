@@ -8,18 +8,13 @@ means, because incident durations are long-tailed (The VOID).
 
 from __future__ import annotations
 
-from array import array
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from itertools import chain
 
 from django.conf import settings
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection
 from django.db.models import (
     Aggregate,
     BooleanField,
-    Case,
     Count,
     DurationField,
     Exists,
@@ -32,15 +27,11 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
-    When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber, TruncMonth
-from django.db.models.lookups import IsNull, LessThan
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from . import dashboard_cache
-from .concurrent import gather
 from .models import ActionItem, AIInvolvement, Claim, Control, Incident
 from .models.vocab import (
     ACTION_STATUSES_OPEN,
@@ -68,6 +59,23 @@ class Period:
         start = datetime.combine(self.start, time.min, tz) if self.start else None
         end = datetime.combine(self.end, time.min, tz) if self.end else None
         return start, end
+
+
+# The dashboard's preset periods (with no other filter, its default views, which
+# incidents/figures.py keeps computed): all time, this month and the eleven before it (whole
+# months, so the monthly charts start clean), and the last 90 days.
+PRESETS = ("all", "12m", "90d")
+
+
+def preset_period(choice: str, today: date) -> Period:
+    if choice == "90d":
+        return Period(today - timedelta(days=90), None)
+    if choice == "12m":
+        month = today.year * 12 + today.month - 1 - 11
+        return Period(date(month // 12, month % 12 + 1, 1), None)
+    if choice == "all":
+        return Period()
+    raise ValueError(f"Unknown preset period {choice!r}")
 
 
 @dataclass(frozen=True)
@@ -134,43 +142,6 @@ def _seconds_expr(end_field: str):
     return ExpressionWrapper(F(end_field) - F("started_at"), output_field=DurationField())
 
 
-def _quantile(values, fraction: float, *, ordered: bool = False) -> float | None:
-    """Linear interpolation between closest ranks: the same definition as percentile_cont."""
-    if not values:
-        return None
-    ordered = values if ordered else sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def _aggregate_by_part(rows: QuerySet, aggregates: dict, parts: int, part=None) -> dict[int, dict]:
-    """`aggregates` over `rows` in each of `parts` parts, numbered from 1 by `part` (an expression;
-    None: one part, all the rows): a row per part, the aggregates' empty values where it has none."""
-    if part is None:
-        return {1: rows.order_by().aggregate(**aggregates)}
-    found = {row.pop("part"): row for row in rows.order_by().values(part=part).annotate(**aggregates)}
-    empty = rows.none().aggregate(**aggregates)  # no query: each aggregate's value over no rows
-    return {n: found.get(n, empty) for n in range(1, parts + 1)}
-
-
-def _top_by_part(rows: QuerySet, fields: tuple, order: tuple, limit: int, parts: int, part=None, window=None):
-    """The first `limit` of `rows` in `order` (field names, "-" for descending) in each of `parts`
-    parts numbered by `part` (None: one part), as {part: [dict of `fields`]}. `window(partition)`
-    gives extra window annotations over each part's rows (a count of them, say)."""
-    partition = [part] if part is not None else []
-    extra = window(partition) if window else {}
-    if part is None:
-        return {1: list(rows.annotate(**extra).order_by(*order).values(*fields, *extra)[:limit])}
-    ordering = [F(name[1:]).desc() if name.startswith("-") else F(name).asc() for name in order]
-    ranked = rows.annotate(part=part, rank=Window(RowNumber(), partition_by=partition, order_by=ordering), **extra)
-    found: dict[int, list[dict]] = {n: [] for n in range(1, parts + 1)}
-    for row in ranked.filter(rank__lte=limit).order_by("part", *order).values("part", *fields, *extra):
-        found[row.pop("part")].append(row)
-    return found
-
-
 def _by_cause(row: dict, ai: dict) -> list[dict]:
     """Incidents per cause (whole_set's `row`) and how many of them had an agent (ai_counts' `ai`)."""
     labels = dict(PrimaryCause.choices)
@@ -198,16 +169,15 @@ def autonomy_level_incidents(incidents: QuerySet[Incident], level: str) -> Query
 LEVELS = [*AutonomyLevel.values, ""]
 
 
-def ai_counts(incidents: QuerySet[Incident], *, parts: int = 1, part=None) -> dict:
-    """Distinct incidents with an agent: overall, per autonomy level, per cause, with a failed gate
-    (in each part, by `part`: see _aggregate_by_part; a single dict without).
+def ai_counts(incidents: QuerySet[Incident]) -> dict:
+    """Distinct incidents with an agent: overall, per autonomy level, per cause, with a failed gate.
 
     From the incidents joined to their (few) involvement rows, so the incidents are read once, from
     the covering index, cause included (starting from the involvements read them twice).
     """
     has_ai = Q(ai_involvements__isnull=False)
     gate_failed = Q(ai_involvements__gate_present=TriState.NO) | Q(ai_involvements__gate_bypassed=TriState.YES)
-    aggregates = dict(
+    return incidents.order_by().aggregate(
         with_ai=Count("id", distinct=True, filter=has_ai),
         gate_failed=Count("id", distinct=True, filter=gate_failed),
         **{
@@ -219,8 +189,6 @@ def ai_counts(incidents: QuerySet[Incident], *, parts: int = 1, part=None) -> di
             for i, cause in enumerate(PrimaryCause.values)
         },
     )
-    found = _aggregate_by_part(incidents, aggregates, parts, part)
-    return found if part is not None else found[1]
 
 
 def ai_involvement(row: dict, *, by_cause: list[dict]) -> dict:
@@ -273,39 +241,28 @@ def by_month(incidents: QuerySet[Incident]) -> tuple[list[dict], list[dict]]:
 
     One grouped pass on PostgreSQL: severities are conditional counts, and each
     measure's seconds are NULL where it is not known (or ends before the start),
-    which COUNT and percentile_cont skip. SQLite has no percentile aggregate;
-    the embedded default holds demo-sized data, so its durations are ranked here.
+    which COUNT and percentile_cont skip.
     """
     base = incidents.order_by().annotate(month=TruncMonth("started_at"))
     aggregates = {f"sev_{i}": Count("id", filter=Q(severity=sev)) for i, sev in enumerate(Severity.values)}
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        for name, end_field in DURATION_FIELDS.items():
-            known = Q(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
-            aggregates[f"{name}_n"] = Count("id", filter=known)
-            # Ranked as intervals and filtered, not as a CASE of EXTRACT(EPOCH ...) per row: the same
-            # figures, a quarter less time over five years of incidents.
-            for suffix, fraction in (("p50", 0.5), ("p90", 0.9)):
-                aggregates[f"{name}_{suffix}"] = PercentileCont(
-                    _seconds_expr(end_field), fraction, filter=known, output_field=DurationField()
-                )
+    for name, end_field in DURATION_FIELDS.items():
+        known = Q(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
+        aggregates[f"{name}_n"] = Count("id", filter=known)
+        # Ranked as intervals and filtered, not as a CASE of EXTRACT(EPOCH ...) per row: the same
+        # figures, a quarter less time over five years of incidents.
+        for suffix, fraction in (("p50", 0.5), ("p90", 0.9)):
+            aggregates[f"{name}_{suffix}"] = PercentileCont(
+                _seconds_expr(end_field), fraction, filter=known, output_field=DurationField()
+            )
     months, stats = [], {}
     for row in base.values("month").annotate(**aggregates).order_by("month"):
         key = row["month"].strftime("%Y-%m")
         counts = {sev: row[f"sev_{i}"] for i, sev in enumerate(Severity.values)}
         months.append({"month": key, **counts, "total": sum(counts.values())})
-        if postgres:
-            for name in DURATION_FIELDS:
-                if row[f"{name}_n"]:
-                    p50, p90 = row[f"{name}_p50"].total_seconds(), row[f"{name}_p90"].total_seconds()
-                    stats.setdefault(key, {})[name] = (row[f"{name}_n"], p50, p90)
-    if not postgres:
-        for name, end_field in DURATION_FIELDS.items():
-            values: dict = {}
-            for month, start, end in _measured(base, name).values_list("month", "started_at", end_field):
-                values.setdefault(month.strftime("%Y-%m"), []).append((end - start).total_seconds())
-            for key, v in values.items():
-                stats.setdefault(key, {})[name] = (len(v), _quantile(v, 0.5), _quantile(v, 0.9))
+        for name in DURATION_FIELDS:
+            if row[f"{name}_n"]:
+                p50, p90 = row[f"{name}_p50"].total_seconds(), row[f"{name}_p90"].total_seconds()
+                stats.setdefault(key, {})[name] = (row[f"{name}_n"], p50, p90)
     empty = {"count": 0, "median_seconds": None, "p90_seconds": None}
     durations = []
     for key in sorted(stats):
@@ -341,13 +298,11 @@ def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Inciden
     raise ValueError(f"Unknown COE state {state!r}")
 
 
-def whole_set(incidents: QuerySet[Incident], user, *, parts: int = 1, part=None) -> dict:
-    """One pass over the incidents for the figures that do not group by time (in each part, by
-    `part`: see _aggregate_by_part; a single dict without).
+def whole_set(incidents: QuerySet[Incident], user) -> dict:
+    """One pass over the incidents for the figures that do not group by time.
 
     Per cause, per attribution status, the repeats (of incidents `user` may see),
-    and the COE timeliness of the resolved ones: conditional counts, and on
-    PostgreSQL the percentiles of days from resolution to approval (NULL, and
+    and the COE timeliness of the resolved ones: conditional counts, and the percentiles of days from resolution to approval (NULL, and
     so skipped, where there is no approval).
     """
     target = timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
@@ -363,36 +318,25 @@ def whole_set(incidents: QuerySet[Incident], user, *, parts: int = 1, part=None)
         coe_awaiting=Count("id", filter=resolved & Q(coe__approved_at__isnull=True)),
         repeats=Count("id", filter=repeat_q(user)),
     )
-    if connection.vendor == "postgresql":
-        # The days from resolution to approval of the approved ones (a COE approved before the
-        # resolution counts as zero), in order: their percentiles are taken by coe_timeliness,
-        # after the days of other months are merged in (percentiles do not add up; sorted days do).
-        days = Func(
-            ExpressionWrapper(F("coe__approved_at") - F("resolved_at"), output_field=DurationField()),
-            template="EXTRACT(EPOCH FROM GREATEST(%(expressions)s, INTERVAL '0'))::float8 / 86400",
-            output_field=FloatField(),
-        )
-        approved = resolved & Q(coe__approved_at__isnull=False)
-        aggregates["coe_days"] = ArrayAgg(days, filter=approved, order_by=days, default=[])
-    found = _aggregate_by_part(incidents, aggregates, parts, part)
-    for row in found.values():
-        if "coe_days" in row:
-            row["coe_days"] = array("d", row["coe_days"])
-    return found if part is not None else found[1]
-
-
-def coe_days(incidents: QuerySet[Incident]) -> array:
-    """whole_set's `coe_days` where SQL cannot gather them (SQLite): one more query."""
-    pairs = incidents.filter(resolved_at__isnull=False, coe__approved_at__isnull=False).values_list(
-        "coe__approved_at", "resolved_at"
+    # Intervals, filtered to the approved ones (a COE approved before the resolution counts as
+    # zero), as by_month ranks its durations.
+    waited = Func(
+        ExpressionWrapper(F("coe__approved_at") - F("resolved_at"), output_field=DurationField()),
+        template="GREATEST(%(expressions)s, INTERVAL '0')",
+        output_field=DurationField(),
     )
-    return array("d", sorted(max(0.0, (a - r).total_seconds() / 86400) for a, r in pairs))
+    approved = resolved & Q(coe__approved_at__isnull=False)
+    aggregates.update(
+        coe_p50=PercentileCont(waited, 0.5, filter=approved, output_field=DurationField()),
+        coe_p90=PercentileCont(waited, 0.9, filter=approved, output_field=DurationField()),
+    )
+    return incidents.order_by().aggregate(**aggregates)
 
 
 def coe_timeliness(row: dict) -> dict:
-    """COE timeliness from whole_set's `row` (its `coe_days` in order)."""
-    days = row["coe_days"]
-    p50, p90 = _quantile(days, 0.5, ordered=True), _quantile(days, 0.9, ordered=True)
+    """COE timeliness from whole_set's `row`."""
+    p50 = row["coe_p50"].total_seconds() / 86400 if row["coe_p50"] is not None else None
+    p90 = row["coe_p90"].total_seconds() / 86400 if row["coe_p90"] is not None else None
     approved = row["coe_approved"]
     return {
         "target_days": settings.COE_APPROVAL_TARGET_DAYS,
@@ -445,15 +389,9 @@ class _WidthBucket(Func):
 
 def _moments_before(expression, moments: list[datetime]):
     """How many of `moments` (ascending) come at or before the value; NULL for NULL."""
-    if connection.vendor == "postgresql" and moments:
-        return _WidthBucket(expression, moments)
-    # Elsewhere a CASE, first match wins: below moment i means i moments come before it.
-    return Case(
-        When(IsNull(expression, True), then=None),
-        *(When(LessThan(expression, Value(m)), then=Value(i)) for i, m in enumerate(moments)),
-        default=Value(len(moments)),
-        output_field=IntegerField(),
-    )
+    if not moments:
+        return Value(0, output_field=IntegerField())
+    return _WidthBucket(expression, moments)
 
 
 def _open_at(moment: datetime) -> Q:
@@ -498,11 +436,8 @@ def action_items(
     return {**counts, "oldest_overdue": oldest_overdue(items, period=period, today=today), "burn_down": burn_down}
 
 
-def action_item_states(
-    items: QuerySet[ActionItem], *, period: Period, today: date, parts: int = 1, part=None
-) -> tuple[dict, list[dict]] | dict[int, tuple[dict, list[dict]]]:
-    """The items' counts per state, and the burn-down: how many were open at each month's end
-    (in each part, by `part`, as {part: (counts, burn-down)}; without, the one pair)."""
+def action_item_states(items: QuerySet[ActionItem], *, period: Period, today: date) -> tuple[dict, list[dict]]:
+    """The items' counts per state, and the burn-down: how many were open at each month's end."""
     points = _burn_down_points(period=period, today=today)
     moments = [start_of_day(point) for point in points]
     # One grouped pass: each item's status, whether it is past due today and whether it was done
@@ -518,13 +453,12 @@ def action_item_states(
             by_due=ExpressionWrapper(Q(due_date__gte=F("completed_at__date")), output_field=BooleanField()),
             created=_moments_before(F("created_at"), moments),
             closed=_moments_before(F("completed_at"), moments),
-            part=part if part is not None else Value(1),
         )
         .annotate(n=Count("id"))
     )
-    found = {n: (dict.fromkeys(("total", *ACTION_STATES), 0), [0] * len(moments)) for n in range(1, parts + 1)}
+    counts = dict.fromkeys(("total", *ACTION_STATES), 0)
+    open_at = [0] * len(moments)
     for group in groups:
-        counts, open_at = found[group["part"]]
         n, status = group["n"], group["status"]
         counts["total"] += n
         if status in ACTION_STATUSES_OPEN:
@@ -537,41 +471,31 @@ def action_item_states(
             until = group["closed"] or 0  # closed with no time: never open at a moment
         for i in range(group["created"], until):
             open_at[i] += n
-    dates = [(point - timedelta(days=1)).isoformat() for point in points]
-    found = {
-        n: (counts, [{"date": day, "open": n_open} for day, n_open in zip(dates, open_at, strict=True)])
-        for n, (counts, open_at) in found.items()
-    }
-    return found if part is not None else found[1]
+    burn_down = [
+        {"date": (point - timedelta(days=1)).isoformat(), "open": open_at[i]} for i, point in enumerate(points)
+    ]
+    return counts, burn_down
 
 
-def oldest_overdue(
-    items: QuerySet[ActionItem], *, period: Period, today: date, parts: int = 1, part=None
-) -> list[dict] | dict[int, list[dict]]:
-    """The ten items of `items` overdue longest (in each part, by `part`: {part: rows})."""
-    fields = ("id", "title", "incident__key", "owner__username", "due_date")
-    overdue = items.overdue(today)
-    if part is not None:
-        found = _top_by_part(overdue, fields, ("due_date", "id"), 10, parts, part)
-        return {n: [_overdue_row(row, today) for row in rows] for n, rows in found.items()}
-    overdue = overdue.order_by("due_date", "id")
+def oldest_overdue(items: QuerySet[ActionItem], *, period: Period, today: date) -> list[dict]:
+    """The ten items of `items` overdue longest."""
+    overdue = items.overdue(today).order_by("due_date", "id")
     if period.start:
         # The oldest overdue items of all mostly belong to incidents before the period, so walking
         # the open items in due order would pass over thousands: sort the period's items instead
         # (COALESCE keeps the planner from choosing that walk).
         overdue = overdue.order_by(Coalesce("due_date", "due_date"), "id")
-    return [_overdue_row(row, today) for row in overdue.values(*fields)[:10]]
-
-
-def _overdue_row(row: dict, today: date) -> dict:
-    return {
-        "id": row["id"],
-        "title": row["title"],
-        "incident": row["incident__key"],
-        "owner": row["owner__username"],
-        "due_date": row["due_date"].isoformat(),
-        "days_overdue": (today - row["due_date"]).days,
-    }
+    return [
+        {
+            "id": row["id"],
+            "title": row["title"],
+            "incident": row["incident__key"],
+            "owner": row["owner__username"],
+            "due_date": row["due_date"].isoformat(),
+            "days_overdue": (today - row["due_date"]).days,
+        }
+        for row in overdue.values("id", "title", "incident__key", "owner__username", "due_date")[:10]
+    ]
 
 
 def _burn_down_points(*, period: Period, today: date) -> list[date]:
@@ -597,39 +521,14 @@ def vendor_differs_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident
     return incidents.exclude(adopted_cause="").filter(Exists(vendor_disagrees))
 
 
-LATEST = 50
-
-
-def _latest_first(row: dict) -> tuple:
-    return (row["started_at"], row["id"])
-
-
-def _newest(rows: list[dict]) -> list[dict]:
-    """The LATEST newest of rows from several months, without the fields that ordered them."""
-    merged = sorted(rows, key=_latest_first, reverse=True)[:LATEST]
-    return [{k: v for k, v in row.items() if k != "id"} for row in merged]
-
-
-def vendor_disagreements(
-    incidents: QuerySet[Incident], *, parts: int = 1, part=None
-) -> tuple[int, list[dict]] | dict[int, tuple[int, list[dict]]]:
-    """How many incidents' adopted cause differs from their vendor's, and the latest 50 of them
-    (with `started_at` and `id`, which order them); in each part, by `part`: {part: (count, rows)}."""
-    found = _top_by_part(
-        vendor_differs_incidents(incidents),
-        ("id", "key", "title", "adopted_cause", "started_at"),
-        ("-started_at", "-id"),
-        LATEST,
-        parts,
-        part,
-        window=lambda partition: {"total": Window(Count("*"), partition_by=partition or None)},
-    )
-    counted = {}
-    for n, rows in found.items():
-        counted[n] = (rows[0]["total"] if rows else 0, rows)
-        for row in rows:
-            del row["total"]
-    return counted if part is not None else counted[1]
+def vendor_disagreements(incidents: QuerySet[Incident]) -> tuple[int, list[dict]]:
+    """How many incidents' adopted cause differs from their vendor's, and the latest 50 of them."""
+    differing = vendor_differs_incidents(incidents).annotate(total=Window(Count("*")))
+    rows = list(differing.order_by("-started_at").values("key", "title", "adopted_cause", "total")[:50])
+    total = rows[0]["total"] if rows else 0
+    for row in rows:
+        del row["total"]
+    return total, rows
 
 
 def attribution(incidents: QuerySet[Incident], row: dict, differing: tuple[int, list[dict]] | None = None) -> dict:
@@ -637,13 +536,12 @@ def attribution(incidents: QuerySet[Incident], row: dict, differing: tuple[int, 
     from vendor_disagreements (run here if not given)."""
     by_status = {status: row[f"status_{i}"] for i, status in enumerate(AttributionStatus.values)}
     total, rows = differing if differing is not None else vendor_disagreements(incidents)
-    shown = [{k: v for k, v in row.items() if k != "started_at"} for row in _newest(rows)]
     return {
         "by_status": [
             {"status": s.value, "label": s.label, "incidents": by_status.get(s.value, 0)} for s in AttributionStatus
         ],
         "adopted_differs_from_vendor": total,
-        "adopted_differs_from_vendor_incidents": shown,
+        "adopted_differs_from_vendor_incidents": rows,
     }
 
 
@@ -664,14 +562,11 @@ def _earlier_among(among: QuerySet[Incident]) -> Exists:
 def repeat_q(user) -> Q:
     """Incidents that repeat an earlier one this user may see: same service and cause, within 90 days.
 
-    On PostgreSQL the incidents' repeat flags (kept by triggers, migration 0009)
-    answer it: everyone sees the unrestricted incidents, so `repeat_public`
-    settles most; only an incident whose earlier ones are all restricted is
-    looked back on. SQLite looks back for every incident.
+    The incidents' repeat flags (incidents/repeats.py) answer it: everyone sees the unrestricted
+    incidents, so `repeat_public` settles most; only an incident whose earlier ones are all
+    restricted is looked back on.
     """
     among = Incident.objects.visible_to(user)
-    if connection.vendor != "postgresql":
-        return ~Q(primary_cause=PrimaryCause.UNDETERMINED) & Q(_earlier_among(among))
     if user.is_superuser:
         return Q(repeat_any=True)
     return Q(repeat_public=True) | (Q(repeat_any=True) & Q(_earlier_among(among)))
@@ -682,52 +577,34 @@ def repeat_incidents(incidents: QuerySet[Incident], user) -> QuerySet[Incident]:
     return incidents.filter(repeat_q(user))
 
 
-def latest_repeats(incidents: QuerySet[Incident], user, *, parts: int = 1, part=None) -> list[dict] | dict:
-    """The latest 50 of the `incidents` that repeat an earlier one `user` may see (in each part,
-    by `part`: {part: rows})."""
-    found = _top_by_part(
-        repeat_incidents(incidents, user),
-        ("id", "key", "title", "primary_cause", "started_at"),
-        ("-started_at", "-id"),
-        LATEST,
-        parts,
-        part,
-    )
-    return found if part is not None else found[1]
+def latest_repeats(incidents: QuerySet[Incident], user) -> list[dict]:
+    """The latest 50 of the `incidents` that repeat an earlier one `user` may see."""
+    found = repeat_incidents(incidents, user).order_by("-started_at", "-id")
+    rows = list(found.values("key", "title", "primary_cause", "started_at")[:50])
+    for row in rows:
+        row["started_at"] = row["started_at"].isoformat()
+    return rows
 
 
 def repeats(incidents: QuerySet[Incident], user, *, count: int, latest: list[dict] | None = None) -> dict:
-    """The latest 50 repeats (latest_repeats' rows, of one or more months; run here if not
-    given); `count` is whole_set's, which counts them in its pass."""
-    rows = _newest(latest if latest is not None else latest_repeats(incidents, user))
-    return {"count": count, "incidents": [{**row, "started_at": row["started_at"].isoformat()} for row in rows]}
+    """The latest 50 repeats (latest_repeats, run here if not given); `count` is whole_set's,
+    which counts them in its pass."""
+    return {"count": count, "incidents": latest if latest is not None else latest_repeats(incidents, user)}
 
 
 def control_incidents(incidents: QuerySet[Incident], control_id: int) -> QuerySet[Incident]:
     return incidents.filter(controls=control_id)
 
 
-def controls(
-    incidents: QuerySet[Incident], links: QuerySet | None = None, *, parts: int = 1, part=None
-) -> list[dict] | dict[int, list[dict]]:
+def controls(incidents: QuerySet[Incident], links: QuerySet | None = None) -> list[dict]:
     """Every control with how many of the incidents it is linked to. `links` are the
-    control-incident links of those incidents (Scope.control_links, or here from `incidents`).
-    In each part, by `part` (an expression on the links): {part: controls}."""
+    control-incident links of those incidents (Scope.control_links, or here from `incidents`)."""
     if links is None:
         links = Control.incidents.through.objects.filter(incident__in=incidents)
     # The links counted per control in one grouped pass (a link is one control and one incident, so
     # no DISTINCT): the incidents' filter is hashed once, where a count per control in a subquery
     # looked each link's incident up again (at 100,000 incidents, one year: 24 -> 10 ms).
-    grouped = links.order_by().values("control", part=part if part is not None else Value(1)).annotate(n=Count("*"))
-    counts: dict[int, dict[int, int]] = {n: {} for n in range(1, parts + 1)}
-    for row in grouped:
-        counts[row["part"]][row["control"]] = row["n"]
-    listed = list(Control.objects.order_by("name", "id"))
-    found = {n: _control_rows(listed, of_part) for n, of_part in counts.items()}
-    return found if part is not None else found[1]
-
-
-def _control_rows(listed: list[Control], counts: dict[int, int]) -> list[dict]:
+    counts = dict(links.order_by().values("control").annotate(n=Count("*")).values_list("control", "n"))
     return [
         {
             "id": c.pk,
@@ -737,171 +614,40 @@ def _control_rows(listed: list[Control], counts: dict[int, int]) -> list[dict]:
             "scope": c.scope,
             "incidents": counts.get(c.pk, 0),
         }
-        for c in listed
+        for c in Control.objects.order_by("name")
     ]
-
-
-def dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
-    """The dashboard's figures for this viewer and scope: each month's from the cache while its
-    data is unchanged, the others computed (dashboard_cache)."""
-    today = today or timezone.localdate()
-    return dashboard_cache.figures(user, scope, today)
 
 
 def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) -> dict:
-    """The dashboard's figures straight from the data, in one part."""
+    """The dashboard's figures for this viewer and scope, straight from the data
+    (incidents/figures.py keeps them for the default views)."""
+    incidents = scope.incidents(user)
     today = today or timezone.localdate()
-    return merge_parts(user, scope, today, compute_parts(user, scope, [scope.period], today))
-
-
-class Parts:
-    """Spans of incident starts (`periods`, ascending, within the scope's period) computed in one
-    pass each: every row is numbered from 1 by the span its incident started in (`of_incident`
-    on incidents, `of_row` on rows of an incident)."""
-
-    def __init__(self, user, scope: Scope, periods: list[Period]):
-        self.count = len(periods)
-        self.of_incident = self.of_row = None
-        if periods == [scope.period]:  # the whole scope
-            self.incidents, self.items, self.links = (
-                scope.incidents(user),
-                scope.action_items(user),
-                scope.control_links(user),
-            )
-            return
-        joined = _joined(periods)
-        unbounded = replace(scope, period=Period())
-        self.incidents = unbounded.incidents(user).filter(_started_within(joined))
-        # Rows of an incident: joined to it by its start (the join that numbers them too) and
-        # among the parts' incidents.
-        within = _started_within(joined, "incident__")
-        self.items = ActionItem.objects.filter(within, incident__in=self.incidents)
-        self.links = Control.incidents.through.objects.filter(within, incident__in=self.incidents)
-        if len(periods) > 1:
-            starts = [start_of_day(period.start) for period in periods]
-            self.of_incident = _moments_before(F("started_at"), starts)
-            self.of_row = _moments_before(F("incident__started_at"), starts)
-
-    def kw(self, on_rows: bool = False) -> dict:
-        return {"parts": self.count, "part": self.of_row if on_rows else self.of_incident}
-
-
-def _started_within(spans: list[tuple[datetime, datetime]], prefix: str = "") -> Q:
-    within = Q()
-    for start, end in spans:
-        within |= Q(**{f"{prefix}started_at__gte": start, f"{prefix}started_at__lt": end})
-    return within
-
-
-def _joined(periods: list[Period]) -> list[tuple[datetime, datetime]]:
-    """The periods' bounds, adjacent ones joined (fewer conditions for the planner)."""
-    spans: list[list[datetime]] = []
-    for period in periods:
-        start, end = period.bounds()
-        if spans and spans[-1][1] == start:
-            spans[-1][1] = end
-        else:
-            spans.append([start, end])
-    return [(start, end) for start, end in spans]
-
-
-def compute_parts(user, scope: Scope, periods: list[Period], today: date) -> list[dict]:
-    """The figures of the scope's incidents started in each of `periods` (spans of the scope's
-    period, each within a month), as merge_parts adds them up: counts, the ordered COE days, each
-    month's rows and durations, and the top rows of each list. The same passes as for one part,
-    grouped by part: as many queries for one part as for sixty."""
-    parts = Parts(user, scope, periods)
-    incidents, items, one = parts.incidents, parts.items, parts.of_incident is None
-
-    def by_part(result):
-        return {1: result} if one else result
-
-    # The passes do not depend on each other: run side by side (concurrent.gather), slowest first.
-    calls = [
-        lambda: action_item_states(items, period=scope.period, today=today, **parts.kw(on_rows=True)),
-        lambda: whole_set(incidents, user, **parts.kw()),
-        lambda: by_month(incidents),
-        lambda: ai_counts(incidents, **parts.kw()),
-        lambda: oldest_overdue(items, period=periods[0] if one else scope.period, today=today, **parts.kw(True)),
-        lambda: controls(incidents, parts.links, **parts.kw(on_rows=True)),
-        lambda: vendor_disagreements(incidents, **parts.kw()),
-        lambda: latest_repeats(incidents, user, **parts.kw()),
-    ]
-    if connection.vendor != "postgresql":
-        calls.append(lambda: coe_days(incidents))
-    states, rows, (months, durations), ai, oldest, control_rows, differing, latest, *days = gather(*calls)
-    states, rows, ai, oldest = by_part(states), by_part(rows), by_part(ai), by_part(oldest)
-    control_rows, differing, latest = by_part(control_rows), by_part(differing), by_part(latest)
-    if days:  # SQLite: one part (no cache)
-        rows[1]["coe_days"] = days[0]
-    # Each month's rows belong to the part that month is in (a part never spans two months).
-    number = {(p.start.year, p.start.month): n for n, p in enumerate(periods, 1) if p.start}
-    months_of = {n: [] for n in range(1, len(periods) + 1)}
-    durations_of = {n: [] for n in range(1, len(periods) + 1)}
-    for target, found in ((months_of, months), (durations_of, durations)):
-        for row in found:
-            year, month = map(int, row["month"].split("-"))
-            target[1 if one else number[(year, month)]].append(row)
-    return [
-        {
-            "action_counts": states[n][0],
-            "burn_down": states[n][1],
-            "row": rows[n],
-            "months": months_of[n],
-            "durations": durations_of[n],
-            "ai": ai[n],
-            "oldest_overdue": oldest[n],
-            "controls": control_rows[n],
-            "differing": differing[n],
-            "latest_repeats": latest[n],
-        }
-        for n in range(1, len(periods) + 1)
-    ]
-
-
-def _sum(dicts: list[dict]) -> dict:
-    return {key: sum(d[key] for d in dicts) for key in dicts[0]}
-
-
-def merge_parts(user, scope: Scope, today: date, parts: list[dict]) -> dict:
-    """The dashboard's figures from its parts' (compute_parts), in the parts' order."""
-    row = _sum([{k: v for k, v in part["row"].items() if k != "coe_days"} for part in parts])
-    row["coe_days"] = sorted(chain.from_iterable(part["row"]["coe_days"] for part in parts))
-    ai = _sum([part["ai"] for part in parts])
-    counts = _sum([part["action_counts"] for part in parts])
-    burn_down = [
-        {**point, "open": sum(part["burn_down"][i]["open"] for part in parts)}
-        for i, point in enumerate(parts[0]["burn_down"])
-    ]
-    oldest = sorted(
-        chain.from_iterable(part["oldest_overdue"] for part in parts), key=lambda r: (r["due_date"], r["id"])
-    )
-    control_rows: dict[int, dict] = {}
-    for control in chain.from_iterable(part["controls"] for part in parts):
-        so_far = control_rows.get(control["id"], {}).get("incidents", 0)
-        control_rows[control["id"]] = {**control, "incidents": so_far + control["incidents"]}
-    differing = (
-        sum(part["differing"][0] for part in parts),
-        list(chain.from_iterable(part["differing"][1] for part in parts)),
-    )
-    latest = list(chain.from_iterable(part["latest_repeats"] for part in parts))
+    items = scope.action_items(user)
+    counts, burn_down = action_item_states(items, period=scope.period, today=today)
+    row = whole_set(incidents, user)
+    months, durations = by_month(incidents)
+    ai = ai_counts(incidents)
     by_cause = _by_cause(row, ai)
-    incidents = scope.incidents(user)  # not queried: the figures' functions take it for what they would run
     return {
+        "computed_at": timezone.now().isoformat(),
         "period": {
             "start": scope.period.start.isoformat() if scope.period.start else None,
             "end": scope.period.end.isoformat() if scope.period.end else None,
         },
         # Every incident has exactly one cause, so the causes' counts add up to the total.
         "incidents_total": sum(cause["count"] for cause in by_cause),
-        "incidents_by_month": list(chain.from_iterable(part["months"] for part in parts)),
+        "incidents_by_month": months,
         "incidents_by_cause": by_cause,
         "ai": ai_involvement(ai, by_cause=by_cause),
-        "durations_by_month": list(chain.from_iterable(part["durations"] for part in parts)),
+        "durations_by_month": durations,
         "coe_timeliness": coe_timeliness(row),
-        "action_items": {**counts, "oldest_overdue": oldest[:10], "burn_down": burn_down},
-        "attribution": attribution(incidents, row, differing),
-        "repeats": repeats(incidents, user, count=row["repeats"], latest=latest),
-        # By name, as each part lists them (a control added while a part was computed is in that one only).
-        "controls": sorted(control_rows.values(), key=lambda c: (c["name"], c["id"])),
+        "action_items": {
+            **counts,
+            "oldest_overdue": oldest_overdue(items, period=scope.period, today=today),
+            "burn_down": burn_down,
+        },
+        "attribution": attribution(incidents, row),
+        "repeats": repeats(incidents, user, count=row["repeats"]),
+        "controls": controls(incidents, scope.control_links(user)),
     }

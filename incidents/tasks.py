@@ -1,10 +1,13 @@
-"""Celery tasks: ids in, idempotent, thin. The logic lives in incidents/reminders.py."""
+"""Celery tasks: ids in, idempotent, thin. The logic lives in reminders.py, figures.py and repeats.py."""
+
+from datetime import date
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import data_version, reminders, repeats
+from . import figures, reminders, repeats
 
 
 @shared_task(name="incidents.sweep_reminders", acks_late=True, soft_time_limit=240, time_limit=300)
@@ -36,10 +39,12 @@ def rebuild_repeat_flags() -> int | None:
     return repeats.rebuild()
 
 
-@shared_task(name="incidents.compact_data_changes", acks_late=True, soft_time_limit=60, time_limit=90)
-def compact_data_changes() -> int | None:
-    """Keep the dashboard cache's change log short (see incidents/data_version.py)."""
-    return data_version.compact()
+@shared_task(name="incidents.refresh_dashboard", acks_late=True, soft_time_limit=120, time_limit=150)
+def refresh_dashboard(user_id: int, preset: str, day: str) -> None:
+    """Recompute a default view's figures kept for this viewer's audience (see incidents/figures.py)."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is not None:
+        figures.refresh(user, preset, date.fromisoformat(day))
 
 
 @worker_ready.connect

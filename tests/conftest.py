@@ -8,6 +8,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from incidents.roles import APPROVERS, LEADERSHIP, REVIEWERS
 
@@ -19,6 +20,13 @@ def fast_password_hashing(settings):
     """Hash test passwords with MD5: the real hasher is slow on purpose, and
     factories create hundreds of users across the suite."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: the dashboard keeps figures there, keyed on the day and
+    audience, which the next test's data would otherwise be served."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_the_unfiltered_scope_reads_the_items_of_visible_incidents(cast, who):
     # And the dashboard's figures from it are those of the join it replaces.
     unfiltered = Scope()
     joined = metrics.action_items(unfiltered.incidents(user), period=Period(), today=TODAY)
-    assert metrics.dashboard_metrics(user, unfiltered, today=TODAY)["action_items"] == joined
+    assert metrics.compute_dashboard_metrics(user, unfiltered, today=TODAY)["action_items"] == joined
     assert joined["total"] == len(expected)
 
 

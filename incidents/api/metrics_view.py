@@ -7,7 +7,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.metrics import Period, Scope, dashboard_metrics
+from incidents import figures
+from incidents.metrics import Period, Scope
 from incidents.models.vocab import Severity
 
 from .permissions import TokenScopeAllows
@@ -60,4 +61,4 @@ class MetricsView(APIView):
             raise serializers.ValidationError({name: ["Unknown parameter."] for name in sorted(unknown)})
         serializer = scope_from_query(request.query_params)
         serializer.is_valid(raise_exception=True)
-        return Response(dashboard_metrics(request.user, serializer.to_scope()))
+        return Response(figures.dashboard(request.user, serializer.to_scope()).metrics)

@@ -2,7 +2,6 @@
 
 from .actions import ActionItem, Control
 from .ai import AIInvolvement
-from .changes import DataChange
 from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
 from .evidence import Claim, Source
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
@@ -19,7 +18,6 @@ __all__ = [
     "CoeDocument",
     "CoeRevision",
     "Control",
-    "DataChange",
     "ImpactFigure",
     "Incident",
     "IncidentFactor",

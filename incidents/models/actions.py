@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .fulltext import action_vector, stored_vector
+from .fulltext import action_vector, search_index, stored_vector
 from .vocab import (
     ACTION_STATUSES_CLOSED,
     ACTION_STATUSES_OPEN,
@@ -70,6 +70,13 @@ class ActionItem(models.Model):
         ordering = ["due_date", "id"]
         indexes = [
             models.Index(fields=["status", "due_date"]),
+            # The dashboard's states and burn-down read these columns of every item, index-only.
+            models.Index(
+                fields=["incident"],
+                include=["id", "status", "due_date", "completed_at", "created_at"],
+                name="actionitem_dashboard_cov",
+            ),
+            search_index("actionitem_search_gin"),
             # The dashboard's oldest overdue items. Of everything: the open items in due order,
             # read from the oldest until ten visible ones are found (two open statuses would
             # otherwise mean a sort). Of a period: its incidents' open items, index-only.

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from .fulltext import coe_vector, stored_vector
+from .fulltext import coe_vector, search_index, stored_vector
 from .vocab import CoeStatus
 
 
@@ -172,6 +172,11 @@ class CoeDocument(CoeDocumentBase):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=CoeStatus.values), name="coedocument_status_valid"),
+        ]
+        indexes = [
+            # The dashboard's COE timeliness reads each incident's approval from the index alone.
+            models.Index(fields=["incident"], include=["approved_at"], name="coedocument_approval_cov"),
+            search_index("coedocument_search_gin"),
         ]
 
     def __str__(self) -> str:

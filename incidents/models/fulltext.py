@@ -2,35 +2,30 @@
 
 PostgreSQL computes each row's tsvector when the row is written and keeps it
 (GENERATED ALWAYS ... STORED), so ranking reads the vector instead of
-re-parsing a COE's prose for every candidate on every search; the GIN indexes
-of migration 0007 are built on these columns. SQLite's simple search
-(icontains) does not use them, so there the column is always NULL.
+re-parsing a COE's prose for every candidate on every search; each model's
+GIN index (`search_index`) is built on its column.
 """
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
 CONFIG = "english"
 
 
-class PostgresOnly(models.Func):
-    """The wrapped expression on PostgreSQL, NULL elsewhere."""
-
-    template = "%(expressions)s"
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return "NULL", []
-
-
 def stored_vector(vector: SearchVector) -> models.GeneratedField:
     return models.GeneratedField(
-        expression=PostgresOnly(vector, output_field=SearchVectorField()),
+        expression=vector,
         output_field=SearchVectorField(null=True),
         db_persist=True,
         editable=False,
     )
+
+
+def search_index(name: str) -> GinIndex:
+    return GinIndex(fields=["search_vector"], name=name)
 
 
 def incident_vector() -> SearchVector:

@@ -12,7 +12,7 @@ from django.db.models import Max, Q
 from django.db.models.functions import Cast, Substr
 from django.urls import reverse
 
-from .fulltext import incident_vector, stored_vector, timeline_vector
+from .fulltext import incident_vector, search_index, stored_vector, timeline_vector
 from .vocab import (
     ActorKind,
     AttributionStatus,
@@ -149,9 +149,8 @@ class Incident(models.Model):
     )
 
     # Whether an earlier incident (any, or an unrestricted one) on one of this incident's services,
-    # with the same primary cause, started within the 90 days before it. PostgreSQL triggers keep
-    # them current on every write (migration 0009), so the dashboard's repeats are a filter, not a
-    # look-back; on SQLite (demo-sized data) they stay False and the dashboard looks back instead.
+    # with the same primary cause, started within the 90 days before it. The services keep them
+    # current (incidents/repeats.py), so the dashboard's repeats are a filter, not a look-back.
     repeat_any = models.BooleanField(default=False, db_default=False, editable=False)
     repeat_public = models.BooleanField(default=False, db_default=False, editable=False)
 
@@ -185,6 +184,31 @@ class Incident(models.Model):
             models.Index(
                 fields=["id", "owner", "access_group"], condition=Q(restricted=True), name="incident_restricted_idx"
             ),
+            # The dashboard's passes read a few narrow columns of every incident in the period; the heap is
+            # wide (prose, the search vector), so this index answers them with index-only scans (about
+            # 12 MB instead of 160 MB at 100,000 incidents).
+            models.Index(
+                fields=["started_at"],
+                include=[
+                    "id",
+                    "primary_cause",
+                    "severity",
+                    "status",
+                    "attribution_status",
+                    "adopted_cause",
+                    "restricted",
+                    "owner",
+                    "access_group",
+                    "team",
+                    "detected_at",
+                    "mitigated_at",
+                    "resolved_at",
+                    "repeat_any",
+                    "repeat_public",
+                ],
+                name="incident_dashboard_cov",
+            ),
+            search_index("incident_search_gin"),
         ]
 
     def __str__(self) -> str:
@@ -339,7 +363,7 @@ class TimelineEvent(models.Model):
 
     class Meta:
         ordering = ["incident", "occurred_at", "id"]
-        indexes = [models.Index(fields=["incident", "occurred_at"])]
+        indexes = [models.Index(fields=["incident", "occurred_at"]), search_index("timeline_search_gin")]
         constraints = [_choice_check("kind", TimelineKind)]
 
     def __str__(self) -> str:

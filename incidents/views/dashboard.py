@@ -1,6 +1,6 @@
 """The leadership dashboard: the figures of incidents.metrics as charts, tables and CSV.
 
-Every number on the page comes from metrics.dashboard_metrics, the function
+Every number on the page comes from figures.dashboard (metrics computed or kept), the function
 behind /api/v1/metrics/, so the page and the API cannot disagree. The charts
 are drawn by static/js/dashboard.js from one JSON blob (json_script: data,
 not code, so the CSP allows it); each bar, slice or point carries the URL of
@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from incidents import figures as dashboard_figures
 from incidents import metrics
 from incidents.metrics import Period, Scope
 from incidents.models import Control, Region, Service, Team
@@ -98,15 +99,9 @@ class DashboardForm(forms.Form):
     def chosen_period(self) -> Period:
         data = self.cleaned_data
         choice = data.get("period") or "all"
-        if choice == "90d":
-            return Period(self.today - timedelta(days=90), None)
-        if choice == "12m":
-            # This month and the eleven before it, whole months so the monthly charts start clean.
-            month = self.today.year * 12 + self.today.month - 1 - 11
-            return Period(date(month // 12, month % 12 + 1, 1), None)
         if choice == "custom":
             return Period(data.get("start"), data.get("end"))
-        return Period()
+        return metrics.preset_period(choice, self.today)
 
     def scope(self) -> Scope:
         data = self.cleaned_data
@@ -912,7 +907,8 @@ def dashboard(request):
     form, scope, today = _form_and_scope(request)
     context = {"form": form, "figures": [], "charts": {}}
     if scope is not None:
-        m = metrics.dashboard_metrics(request.user, scope, today=today)
+        kept = dashboard_figures.dashboard(request.user, scope, today=today)
+        m = kept.metrics
         links = Links(scope, form.query())
         figures = build_figures(m, links, period=scope.period, today=today)
         context.update(
@@ -923,6 +919,7 @@ def dashboard(request):
             scope_text=form.describe(),
             api_url=_api_url(scope),
             metrics=m,
+            computed_at=kept.computed_at,
         )
     return TemplateResponse(request, "incidents/dashboard.html", context)
 
@@ -965,7 +962,7 @@ def dashboard_csv(request):
     if scope is None:
         return HttpResponse("Invalid filters: " + form.errors.as_text(), status=400, content_type="text/plain")
     name = request.GET.get("figure", "")
-    m = metrics.dashboard_metrics(request.user, scope, today=today)
+    m = dashboard_figures.dashboard(request.user, scope, today=today).metrics
     figures = {f.name: f for f in build_figures(m, Links(scope, form.query()), period=scope.period, today=today)}
     if name not in figures:
         return HttpResponse(
