@@ -1,4 +1,4 @@
-"""Browser forms. Field validation only; writes happen in services."""
+"""Browser forms. Field validation only; writes happen in services (incidents.services)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo, available_timezones
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.functional import cached_property
 
-from .models import ActionItem, Incident, Region, Service, Tag, TimelineEvent
+from . import services
+from .models import ActionItem, Incident, TimelineEvent
 from .models.coe import SECTIONS
 from .models.vocab import ContributingFactor
 
@@ -65,7 +65,39 @@ def _local(value: datetime | None, zone: str) -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
-class IncidentForm(forms.ModelForm):
+class ServiceForm(forms.ModelForm):
+    """A model form that validates and hands its input to a service, which saves.
+
+    service_data() is the input named as the service takes it; save_with(service, **kwargs)
+    calls service(data=service_data(), **kwargs) and shows a ValidationError the service raises
+    beside the field typed in (input_for maps a model field to that field), returning None then.
+    """
+
+    input_for: dict[str, str] = {}
+
+    def service_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+    def save_with(self, service, **kwargs):
+        try:
+            return service(data=self.service_data(), **kwargs)
+        except ValidationError as error:
+            self._update_errors(error)
+            return None
+
+    # Model validation names the model field, which may not be on the form (Django would
+    # raise ValueError for it); show the error beside the input typed in, or above the form.
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            shown: dict[str, list] = {}
+            for field, messages in errors.error_dict.items():
+                name = self.input_for.get(field, field)
+                shown.setdefault(name if name in self.fields else NON_FIELD_ERRORS, []).extend(messages)
+            errors = ValidationError(shown)
+        super()._update_errors(errors)
+
+
+class IncidentForm(ServiceForm):
     times_zone = forms.ChoiceField(
         choices=ZONE_CHOICES, initial="UTC", label="Time zone of the times below", required=True
     )
@@ -109,25 +141,27 @@ class IncidentForm(forms.ModelForm):
             "adopted_cause_rationale": forms.Textarea(attrs={"rows": 3}),
         }
 
+    input_for = {
+        "started_at": "started_local",
+        "detected_at": "detected_local",
+        "mitigated_at": "mitigated_local",
+        "resolved_at": "resolved_local",
+    }
+
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
-        # Only groups the author belongs to: nobody can hide an incident from themselves.
-        # The incident's current group stays on offer, or an owner outside it could
-        # not save the incident without dropping or changing its restriction.
-        if user is None or user.is_superuser:
+        # The groups the service accepts (services.access_groups_for): the one rule.
+        if user is None:
             groups = Group.objects.all()
         else:
-            groups = Group.objects.filter(Q(user=user) | Q(pk=self.instance.access_group_id)).distinct()
+            groups = services.access_groups_for(user, current_group_id=self.instance.access_group_id)
         self.fields["access_group"].queryset = groups.order_by("name")
         incident = self.instance
         if incident.pk:
             zone = self.initial.get("times_zone", "UTC")
             self.initial.update(
-                started_local=_local(incident.started_at, zone),
-                detected_local=_local(incident.detected_at, zone),
-                mitigated_local=_local(incident.mitigated_at, zone),
-                resolved_local=_local(incident.resolved_at, zone),
+                **{local: _local(getattr(incident, field), zone) for field, local in self.input_for.items()},
                 factors=[f.factor for f in incident.factors.all()],
                 service_names=", ".join(s.name for s in incident.services.all()),
                 region_codes=", ".join(r.code for r in incident.regions.all()),
@@ -137,13 +171,10 @@ class IncidentForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         zone = data.get("times_zone") or "UTC"
-        for local, field in [
-            ("started_local", "started_at"),
-            ("detected_local", "detected_at"),
-            ("mitigated_local", "mitigated_at"),
-            ("resolved_local", "resolved_at"),
-        ]:
-            setattr(self.instance, field, _aware(data.get(local), zone))
+        for field, local in self.input_for.items():
+            # On the instance too, so the model's validation (times in order) sees them.
+            data[field] = _aware(data.get(local), zone)
+            setattr(self.instance, field, data[field])
         for name in ("service_names", "region_codes", "tag_names"):
             data[name] = [part.strip() for part in data.get(name, "").split(",") if part.strip()]
         bad_tags = [t for t in data["tag_names"] if not t.replace("-", "").replace("_", "").isalnum()]
@@ -151,36 +182,22 @@ class IncidentForm(forms.ModelForm):
             self.add_error("tag_names", f"Tags are single words (letters, digits, - or _): {', '.join(bad_tags)}")
         return data
 
-    # Model validation names the model field, which is not on the form (Django
-    # would raise ValueError for it); show the error beside the input typed in.
-    _INPUT_FOR = {
-        "started_at": "started_local",
-        "detected_at": "detected_local",
-        "mitigated_at": "mitigated_local",
-        "resolved_at": "resolved_local",
-    }
-
-    def _update_errors(self, errors):
-        if hasattr(errors, "error_dict"):
-            errors = ValidationError(
-                {self._INPUT_FOR.get(field, field): messages for field, messages in errors.error_dict.items()}
-            )
-        super()._update_errors(errors)
-
-    def save_related(self, incident: Incident) -> None:
+    def service_data(self) -> dict:
+        """What services.incident_create / incident_update take: every field, times and lists."""
         data = self.cleaned_data
-        incident.services.set([Service.objects.get_or_create(name=name)[0] for name in data["service_names"]])
-        incident.regions.set([Region.objects.get_or_create(code=code)[0] for code in data["region_codes"]])
-        incident.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in data["tag_names"]])
-        wanted = set(data["factors"])
-        incident.factors.exclude(factor__in=wanted).delete()
-        have = set(incident.factors.values_list("factor", flat=True))
-        for factor in wanted - have:
-            incident.factors.create(factor=factor)
+        return {
+            **super().service_data(),
+            **{field: data[field] for field in self.input_for},
+            "services": data["service_names"],
+            "regions": data["region_codes"],
+            "tags": data["tag_names"],
+            "contributing_factors": data["factors"],
+        }
 
 
-class TimelineEventForm(forms.ModelForm):
+class TimelineEventForm(ServiceForm):
     occurred_local = LocalDateTimeField(label="When")
+    input_for = {"occurred_at": "occurred_local"}
 
     class Meta:
         model = TimelineEvent
@@ -204,6 +221,9 @@ class TimelineEventForm(forms.ModelForm):
         elif data.get("occurred_local"):
             self.instance.occurred_at = _aware(data["occurred_local"], zone or "UTC")
         return data
+
+    def service_data(self) -> dict:
+        return {**super().service_data(), "occurred_at": self.instance.occurred_at}
 
 
 class CoeSectionsForm(forms.Form):
@@ -273,7 +293,7 @@ def whys_for_saving(whys: list[dict]) -> list[dict]:
     return cleaned
 
 
-class ActionItemForm(forms.ModelForm):
+class ActionItemForm(ServiceForm):
     ticket_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Ticket")
 
     class Meta:
@@ -291,6 +311,14 @@ class ActionItemForm(forms.ModelForm):
         if owner_choices is not None:
             # Rendering only; a submitted owner is still checked against the queryset.
             self.fields["owner"].choices = owner_choices
+
+
+class ActionItemStatusForm(ServiceForm):
+    """The item's page: close it (done, won't do, verified) or reopen it."""
+
+    class Meta:
+        model = ActionItem
+        fields = ["status"]
 
 
 def _active_users():

@@ -4,6 +4,7 @@ Output serializers only read prefetched data; each viewset's queryset does
 the joins they need, so a list page costs the same number of queries at any size.
 """
 
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -315,7 +316,7 @@ class CoeSerializer(serializers.ModelSerializer):
         ]
 
 
-# Input serializers. They validate; services write.
+# Input serializers. They validate; services write (incidents.services).
 
 
 class IncidentInputSerializer(serializers.Serializer):
@@ -355,6 +356,15 @@ class ActionItemInputSerializer(serializers.Serializer):
     due_date = serializers.DateField(required=False, allow_null=True)
     ticket_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
     answers_why = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+    def validate_owner(self, value):
+        """The username, as the user services.action_item_update takes."""
+        if not value:
+            return None
+        owner = get_user_model().objects.filter(username=value).first()
+        if owner is None:
+            raise serializers.ValidationError(f"No user named {value!r}.")
+        return owner
 
 
 class CoeInputSerializer(serializers.Serializer):

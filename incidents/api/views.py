@@ -1,4 +1,4 @@
-"""API viewsets: visibility first, then filters, then the serializer; writes go through writes.py."""
+"""API viewsets: visibility first, then filters, then the serializer; writes go through incidents.services."""
 
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ from .pagination import IncidentCursorPagination, UpdatedCursorPagination
 from .parsers import BoundedJSONParser
 from .permissions import ModelPermissionsForWrites, TokenScopeAllows
 from .schema import ApiAutoSchema
-from .writes import action_item_write, incident_write
 
 
 def _validation_error(error: DjangoValidationError) -> ValidationError:
@@ -154,7 +153,7 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
     def create(self, request: Request):
         data = self._validated(request, partial=False)
         try:
-            incident = incident_write(user=request.user, data=data)
+            incident = services.incident_create(user=request.user, data=data)
         except DjangoValidationError as error:
             raise _validation_error(error) from None
         return self._detail_response(incident, status.HTTP_201_CREATED)
@@ -173,7 +172,7 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
             check_if_match(request, incident)
             data = self._validated(request, partial=partial)
             try:
-                incident = incident_write(user=request.user, data=data, incident=incident)
+                incident = services.incident_update(user=request.user, incident=incident, data=data)
             except DjangoValidationError as error:
                 raise _validation_error(error) from None
         return self._detail_response(incident, status.HTTP_200_OK)
@@ -250,7 +249,7 @@ class ActionItemViewSet(IncidentChildViewSet):
             serializer = s.ActionItemInputSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
             try:
-                item = action_item_write(item=item, data=serializer.validated_data)
+                item = services.action_item_update(item=item, data=serializer.validated_data)
             except DjangoValidationError as error:
                 raise _validation_error(error) from None
         response = Response(self.get_serializer(item).data)
@@ -266,7 +265,7 @@ class ActionItemViewSet(IncidentChildViewSet):
             raise ValidationError({"status": f"Close with one of {', '.join(v.ACTION_STATUSES_CLOSED)}."})
         with transaction.atomic():
             item = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
-            item = action_item_write(item=item, data={"status": wanted})
+            item = services.action_item_update(item=item, data={"status": wanted})
         return Response(self.get_serializer(item).data)
 
 

@@ -147,11 +147,7 @@ def _save(request, coe: CoeDocument, items):
                 coe=coe, user=request.user, data=data, base_version=form.cleaned_data["base_version"]
             )
             if save_items:
-                for item in formset.save(commit=False):
-                    item.incident = coe.incident
-                    item.save()
-                for item in formset.deleted_objects:
-                    item.delete()
+                _save_items(formset, coe.incident)
     except services.ConflictError as conflict:
         return _conflict_response(request, conflict.current, form=form, formset=formset, whys=whys, autosave=autosave)
 
@@ -169,6 +165,22 @@ def _save(request, coe: CoeDocument, items):
         return _editor_response(request, coe, form=form, formset=formset, whys=whys)
     messages.success(request, f"Saved (version {coe.version}).")
     return redirect("incidents:coe", key=coe.incident.key)
+
+
+def _save_items(formset, incident) -> None:
+    """Each changed, added or removed row of the action item table, through its service
+    (closing an item there stamps its completion, as everywhere else)."""
+    deleted = formset.deleted_forms
+    for form in formset.initial_forms:
+        if form.instance.pk is None:
+            continue  # an id not among this incident's items (as Django's formset.save() skips it)
+        if form in deleted:
+            services.action_item_delete(item=form.instance)
+        elif form.has_changed():
+            services.action_item_update(item=form.instance, data=form.service_data())
+    for form in formset.extra_forms:
+        if form.has_changed() and form not in deleted:
+            services.action_item_create(incident=incident, data=form.service_data())
 
 
 def _is_autosave(request) -> bool:

@@ -3,12 +3,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from incidents import selectors
+from incidents import selectors, services
 from incidents.filters import IncidentFilter
 from incidents.forms import IncidentForm, TimelineEventForm
 from incidents.models import Incident, TimelineEvent
@@ -46,11 +45,10 @@ def incident_create(request):
     require(request.user, "incidents.add_incident")
     form = IncidentForm(request.POST or None, user=request.user, initial={"owner": request.user})
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            incident = form.save()
-            form.save_related(incident)
-        messages.success(request, f"{incident.key} created. Add its timeline next.")
-        return redirect("incidents:timeline", key=incident.key)
+        incident = form.save_with(services.incident_create, user=request.user)
+        if incident is not None:
+            messages.success(request, f"{incident.key} created. Add its timeline next.")
+            return redirect("incidents:timeline", key=incident.key)
     return TemplateResponse(request, "incidents/incident_form.html", {"form": form, "incident": None})
 
 
@@ -61,11 +59,10 @@ def incident_edit(request, key: str):
     require(request.user, "incidents.change_incident")
     form = IncidentForm(request.POST or None, instance=incident, user=request.user)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            incident = form.save()
-            form.save_related(incident)
-        messages.success(request, f"{incident.key} saved.")
-        return redirect(incident)
+        saved = form.save_with(services.incident_update, user=request.user, incident=incident)
+        if saved is not None:
+            messages.success(request, f"{saved.key} saved.")
+            return redirect(saved)
     return TemplateResponse(request, "incidents/incident_form.html", {"form": form, "incident": incident})
 
 
@@ -90,9 +87,8 @@ def timeline_edit(request, key: str):
         return _timeline_response(request, incident)
     require(request.user, "incidents.add_timelineevent")
     form = TimelineEventForm(request.POST, instance=TimelineEvent(incident=incident))
-    if not form.is_valid():
+    if not (form.is_valid() and form.save_with(services.timeline_event_create, incident=incident)):
         return _timeline_response(request, incident, add_form=form, status=422 if request.htmx else 200)
-    form.save()
     if request.htmx:
         return _timeline_response(request, incident)
     messages.success(request, "Event added.")
@@ -109,11 +105,10 @@ def timeline_event_edit(request, key: str, event_id: int):
     if request.method == "GET":
         return _timeline_response(request, incident, editing=event.pk, edit_form=TimelineEventForm(instance=event))
     form = TimelineEventForm(request.POST, instance=event)
-    if not form.is_valid():
+    if not (form.is_valid() and form.save_with(services.timeline_event_update, event=event)):
         return _timeline_response(
             request, incident, editing=event.pk, edit_form=form, status=422 if request.htmx else 200
         )
-    form.save()
     if request.htmx:
         return _timeline_response(request, incident)
     messages.success(request, "Event saved.")
@@ -125,7 +120,7 @@ def timeline_event_edit(request, key: str, event_id: int):
 def timeline_event_delete(request, key: str, event_id: int):
     incident = incident_for(request.user, key)
     require(request.user, "incidents.delete_timelineevent")
-    get_object_or_404(TimelineEvent, pk=event_id, incident=incident).delete()
+    services.timeline_event_delete(event=get_object_or_404(TimelineEvent, pk=event_id, incident=incident))
     if request.htmx:
         return _timeline_response(request, incident)
     messages.success(request, "Event removed.")

@@ -1,15 +1,13 @@
 """API tokens in the browser: create one (shown once), see when each was last used, revoke."""
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from incidents import services
 from incidents.models import ApiToken, TokenScope
 
 
@@ -27,13 +25,7 @@ def token_list(request):
     form = TokenForm(request.POST or None)
     plain = None
     if request.method == "POST" and form.is_valid():
-        days = form.cleaned_data["expires_in_days"]
-        _, plain = ApiToken.issue(
-            user=request.user,
-            name=form.cleaned_data["name"],
-            scope=form.cleaned_data["scope"],
-            expires_at=timezone.now() + timedelta(days=days) if days else None,
-        )
+        _, plain = services.api_token_create(user=request.user, **form.cleaned_data)
         form = TokenForm()
     tokens = ApiToken.objects.filter(user=request.user)
     return TemplateResponse(request, "incidents/tokens.html", {"form": form, "tokens": tokens, "plain": plain})
@@ -42,8 +34,6 @@ def token_list(request):
 @login_required
 @require_POST
 def token_revoke(request, token_id: int):
-    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
-    token.revoke()
-    token.save(update_fields=["revoked_at"])
+    token = services.api_token_revoke(token=get_object_or_404(ApiToken, pk=token_id, user=request.user))
     messages.success(request, f"Token “{token.name}” revoked; tools using it now get 401.")
     return redirect("incidents:tokens")

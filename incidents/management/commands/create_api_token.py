@@ -1,12 +1,10 @@
 """Create an API token for a user and print it once."""
 
-from datetime import timedelta
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from incidents.models import ApiToken, TokenScope
+from incidents import services
+from incidents.models import TokenScope
 
 
 class Command(BaseCommand):
@@ -25,7 +23,6 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {user!r}.") from None
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1.")
-        expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
-        token, plain = ApiToken.issue(user=owner, name=name, scope=scope, expires_at=expires_at)
+        token, plain = services.api_token_create(user=owner, name=name, scope=scope, expires_in_days=expires_in_days)
         self.stderr.write(f"Token {token.key_id} for {owner.username} ({scope}); it is shown only this once:")
         self.stdout.write(plain)

@@ -1,7 +1,8 @@
-"""Writes that span models or have side effects. Keyword-only, atomic.
+"""The COE: start, save with optimistic locking, the review workflow and comments.
 
-Single-object rules live on the models (CoeDocument.approve, ActionItem.close);
-this module strings them together with revisions, permissions and locking.
+Single-object rules live on the models (CoeDocument.approve); this module strings them
+together with revisions, permissions and locking. The dashboard reads a COE's approval
+only, so starting, approving and reopening tell it; saving a draft does not.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import ActionItem, CoeDocument, CoeRevision, Incident, ReviewComment, WorkflowError
-from .models.coe import SECTION_KEYS
-from .models.vocab import ACTION_STATUSES_CLOSED, CoeStatus
-from .quality import QualityReport, check_coe
+from incidents.models import CoeDocument, CoeRevision, Incident, ReviewComment, WorkflowError
+from incidents.models.coe import SECTION_KEYS
+from incidents.models.vocab import CoeStatus
+from incidents.quality import QualityReport, check_coe
+
+from ._base import service
 
 
 class ConflictError(Exception):
@@ -46,7 +48,7 @@ def _record_revision(coe: CoeDocument, *, user, note: str = "") -> CoeRevision:
     )
 
 
-@transaction.atomic
+@service(dashboard=True)
 def coe_start(*, incident: Incident, user) -> CoeDocument:
     """Open a COE for an incident, pre-filled from what the incident already records."""
     coe, created = CoeDocument.objects.get_or_create(
@@ -59,7 +61,7 @@ def coe_start(*, incident: Incident, user) -> CoeDocument:
     return coe
 
 
-@transaction.atomic
+@service(dashboard=False)
 def coe_save(*, coe: CoeDocument, user, data: dict, base_version: int) -> CoeDocument:
     """Save sections and whys if nobody saved since `base_version`.
 
@@ -103,7 +105,7 @@ def _locked(coe: CoeDocument) -> CoeDocument:
     return CoeDocument.objects.select_for_update().select_related("incident").get(pk=coe.pk)
 
 
-@transaction.atomic
+@service(dashboard=False)
 def coe_submit(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     if coe.status != CoeStatus.DRAFT:
@@ -119,7 +121,7 @@ def coe_submit(*, coe: CoeDocument, user) -> CoeDocument:
     return coe
 
 
-@transaction.atomic
+@service(dashboard=True)
 def coe_approve(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     coe.approve(by=user)
@@ -129,7 +131,7 @@ def coe_approve(*, coe: CoeDocument, user) -> CoeDocument:
     return coe
 
 
-@transaction.atomic
+@service(dashboard=False)
 def coe_publish(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     coe.publish(by=user)
@@ -139,7 +141,7 @@ def coe_publish(*, coe: CoeDocument, user) -> CoeDocument:
     return coe
 
 
-@transaction.atomic
+@service(dashboard=True)
 def coe_return_to_draft(*, coe: CoeDocument, user, reason: str) -> CoeDocument:
     """Send a COE in review back to its authors, or reopen an approved/published one.
 
@@ -163,7 +165,7 @@ def coe_return_to_draft(*, coe: CoeDocument, user, reason: str) -> CoeDocument:
     return coe
 
 
-@transaction.atomic
+@service(dashboard=False)
 def review_comment_add(*, coe: CoeDocument, user, section: str, body: str, reply_to: ReviewComment | None = None):
     if not body.strip():
         raise WorkflowError("A comment cannot be empty.")
@@ -176,15 +178,3 @@ def review_comment_add(*, coe: CoeDocument, user, section: str, body: str, reply
         body=body.strip(),
         reply_to=reply_to,
     )
-
-
-@transaction.atomic
-def action_item_set_status(*, item: ActionItem, status: str) -> ActionItem:
-    if status in ACTION_STATUSES_CLOSED:
-        item.close(status)
-    else:
-        item.status = status
-        item.completed_at = None
-    item.full_clean()
-    item.save()
-    return item

@@ -1,0 +1,59 @@
+"""The services: every write, from the pages, the COE editor, the API and the management commands.
+
+One function per operation, keyword-only, each one transaction (services._base.service). Forms
+and serializers validate input and call these; nothing else saves. Single-object rules live on
+the models (CoeDocument.approve, ActionItem.close); a service strings them together with
+revisions, permissions and locking, and tells the dashboard when what it reads has changed
+(incidents.figures.data_changed, on commit). The seed loader and the benchmark's generator are
+bulk loaders of their own (incidents/seed/loader.py, incidents/generate.py).
+"""
+
+from .accounts import api_token_create, api_token_revoke, notification_preference_set
+from .actions import action_item_create, action_item_delete, action_item_update
+from .coe import (
+    ConflictError,
+    SubmitRefused,
+    coe_approve,
+    coe_publish,
+    coe_quality,
+    coe_return_to_draft,
+    coe_save,
+    coe_snapshot,
+    coe_start,
+    coe_submit,
+    review_comment_add,
+)
+from .incidents import (
+    access_groups_for,
+    incident_create,
+    incident_update,
+    timeline_event_create,
+    timeline_event_delete,
+    timeline_event_update,
+)
+
+__all__ = [
+    "ConflictError",
+    "SubmitRefused",
+    "access_groups_for",
+    "action_item_create",
+    "action_item_delete",
+    "action_item_update",
+    "api_token_create",
+    "api_token_revoke",
+    "coe_approve",
+    "coe_publish",
+    "coe_quality",
+    "coe_return_to_draft",
+    "coe_save",
+    "coe_snapshot",
+    "coe_start",
+    "coe_submit",
+    "incident_create",
+    "incident_update",
+    "notification_preference_set",
+    "review_comment_add",
+    "timeline_event_create",
+    "timeline_event_delete",
+    "timeline_event_update",
+]
