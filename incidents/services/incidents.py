@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from incidents.models import Incident, Region, Service, Tag, TimelineEvent
 
+from .. import repeats
 from ._base import service
 
 # The incident's own fields a caller may set; keys of `data` outside these (and the lists
@@ -66,6 +67,8 @@ def _access_group(user, incident: Incident, wanted: Group | str | None) -> Group
 
 
 def _save_incident(*, user, incident: Incident, data: dict) -> Incident:
+    # The repeat flags this write can move: of the incidents around it before the write and after it.
+    before = repeats.around([incident.pk])
     for name in FIELDS:
         if name in data:
             value = data[name]
@@ -86,6 +89,7 @@ def _save_incident(*, user, incident: Incident, data: dict) -> Incident:
         have = set(incident.factors.values_list("factor", flat=True))
         for factor in wanted - have:
             incident.factors.create(factor=factor)
+    repeats.refresh(before | repeats.around([incident.pk]))
     return incident
 
 

@@ -6,11 +6,7 @@ from incidents import repeats
 
 
 class Command(BaseCommand):
-    help = "Recompute the incidents' repeat flags (PostgreSQL), changing only those that are wrong."
+    help = "Recompute the incidents' repeat flags, changing only those that are wrong."
 
     def handle(self, *args, **options):
-        changed = repeats.rebuild()
-        if changed is None:
-            self.stdout.write("Nothing to do: repeat flags are kept on PostgreSQL only.")
-        else:
-            self.stdout.write(f"Repeat flags changed on {changed} incidents.")
+        self.stdout.write(f"Repeat flags changed on {repeats.rebuild()} incidents.")
