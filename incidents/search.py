@@ -1,21 +1,15 @@
 """Knowledge-base search across incidents, COE sections, timelines and action items.
 
-One entry point, `search(user, text, filters)`, with two backends behind it:
+One entry point, `search(user, text, filters)`: PostgreSQL full-text search. Each incident's own
+text is weighted (title A, summary B, impact and trigger C); COE sections, timeline events and
+action items are weight C. Each table stores its tsvector in a generated column with a GIN index
+(models/fulltext.py). The matching incident ids are a UNION of one indexed search per table,
+ranked with ts_rank over the stored vectors and summed per incident; snippets come from
+ts_headline.
 
-- PostgreSQL: full-text search. Each incident's own text is weighted (title A,
-  summary B, impact and trigger C); COE sections, timeline events and action
-  items are weight C. Each table stores its tsvector in a generated column
-  with a GIN index (models/fulltext.py, migration 0007). The matching
-  incident ids are a UNION of one indexed search per table, ranked with
-  ts_rank over the stored vectors and summed per incident; snippets come
-  from ts_headline.
-- SQLite (the embedded default): every word must appear somewhere
-  (icontains), and incidents with the words in the title rank first, then
-  the summary, then the rest; snippets are cut in Python.
-
-Both start from Incident.objects.visible_to(user): a restricted incident is
-never counted, faceted, snippeted or suggested to someone who may not see it.
-Snippets are escaped text with <mark> around the matched words, nothing else.
+It starts from Incident.objects.visible_to(user): a restricted incident is never counted,
+faceted, snippeted or suggested to someone who may not see it. Snippets are escaped text with
+<mark> around the matched words, nothing else.
 """
 
 from __future__ import annotations
@@ -36,7 +30,6 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     Exists,
     ExpressionWrapper,
     F,
@@ -47,7 +40,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import ExtractYear
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -69,16 +61,6 @@ START, STOP = "\ue000", "\ue001"
 
 # Every searched table stores its tsvector (models/fulltext.py) in `search_vector`, GIN-indexed.
 VECTOR = F("search_vector")
-
-
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def words_of(text: str) -> list[str]:
-    """The words of a query for the simple search: quotes and operators dropped, at most eight."""
-    words = [w for w in re.split(r"[\s\"']+", text) if w and w.lower() not in {"or", "and"} and w != "-"]
-    return [w.lstrip("-") for w in words if w.lstrip("-")][:MAX_WORDS]
 
 
 # Facets: the parameter, its label, and its choices (the list page's names).
@@ -159,12 +141,12 @@ class SearchResults:
 
 
 # Matching.
-def _pg_query(text: str) -> SearchQuery:
+def _query(text: str) -> SearchQuery:
     return SearchQuery(text, search_type="websearch", config=CONFIG)
 
 
-def _pg_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
-    query = _pg_query(text)
+def _matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
+    query = _query(text)
     # One indexed search per table; the union is the set of matching incidents.
     ids = (
         Incident.objects.order_by()
@@ -244,12 +226,12 @@ def _hits_sql(base_sql: str) -> str:
     )
 
 
-def _pg_search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, list[tuple[int, float]]]:
+def _search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, list[tuple[int, float]]]:
     """One statement: the matches found and ranked once, then grouped for the facets and sliced for page `number`.
 
-    Returns the facets' group counts (as `facets` counts them) and the page's (id, rank) in rank
-    order, ties newest first. Before, the facets and the ranking each found the matches again: a
-    broad word meant reading every COE's vector once more.
+    Returns the facets' group counts (as _facet_values reads them) and the page's (id, rank) in
+    rank order, ties newest first: the facets and the ranking do not each find the matches again
+    (a broad word would mean reading every COE's vector once more).
     """
     try:
         base_sql, base_params = base.order_by().values("pk").query.sql_with_params()
@@ -279,9 +261,9 @@ def _pg_search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, 
     return groups or [], list(zip(ids or [], ranks or [], strict=True))
 
 
-def _pg_page_incidents(ranked: list[tuple[int, float]], text: str) -> list[Incident]:
+def _page_incidents(ranked: list[tuple[int, float]], text: str) -> list[Incident]:
     """The page's incidents in rank order, with their headlines, AI flag and rank."""
-    query = _pg_query(text)
+    query = _query(text)
     rows = (
         Incident.objects.filter(pk__in=[pk for pk, _ in ranked])
         .with_ai_flag()
@@ -310,61 +292,23 @@ def _page_number(page) -> int | None:
     return number if number >= 1 else None
 
 
-def _pg_results(user, text: str, filters: dict[str, str], page) -> tuple[list, Page]:
+def _results(user, text: str, filters: dict[str, str], page) -> tuple[list, Page]:
     base = _apply_filters(Incident.objects.visible_to(user), filters)
     number = _page_number(page)
-    groups, ranked = _pg_search(base, text, number or 1)
+    groups, ranked = _search(base, text, number or 1)
     facet_values = _facet_values(groups, filters)
     paginator = _CountedPaginator((), PAGE_SIZE, count=_total(facet_values))
     if number is None or number > paginator.num_pages:
         # Out of range: the last page, as get_page gives (the matches are found once more).
         number = paginator.num_pages
-        _groups, ranked = _pg_search(base, text, number)
-    return facet_values, Page(_pg_page_incidents(ranked, text), number, paginator)
-
-
-def _word_q(word: str) -> Q:
-    item = Q(title__icontains=word) | Q(description__icontains=word)
-    coe = Q()
-    for key in SECTION_KEYS:
-        coe |= Q(**{f"{key}__icontains": word})
-    return (
-        Q(title__icontains=word)
-        | Q(summary__icontains=word)
-        | Q(customer_impact__icontains=word)
-        | Q(trigger_text__icontains=word)
-        | Q(key__iexact=word)
-        | Q(pk__in=CoeDocument.objects.filter(coe).values("incident_id"))
-        | Q(pk__in=TimelineEvent.objects.filter(description__icontains=word).values("incident_id"))
-        | Q(pk__in=ActionItem.objects.filter(item).values("incident_id"))
-    )
-
-
-def _simple_matches(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
-    words = words_of(text)
-    if not words:
-        return incidents.none()
-    for word in words:
-        incidents = incidents.filter(_word_q(word))
-    return incidents
-
-
-def _simple_ranked(incidents: QuerySet[Incident], text: str) -> QuerySet[Incident]:
-    """Title matches first, then summary matches: a word in the title counts four, in the summary two."""
-    score = Value(0.0)
-    for word in words_of(text):
-        score = (
-            score
-            + Case(When(title__icontains=word, then=Value(4.0)), default=Value(0.0))
-            + Case(When(summary__icontains=word, then=Value(2.0)), default=Value(0.0))
-        )
-    return incidents.annotate(rank=score).order_by("-rank", "-started_at", "-id")
+        _groups, ranked = _search(base, text, number)
+    return facet_values, Page(_page_incidents(ranked, text), number, paginator)
 
 
 def matching(user, text: str, filters: dict[str, str] | None = None) -> QuerySet[Incident]:
     """The visible incidents matching the text (and facet filters), unordered."""
     incidents = Incident.objects.visible_to(user)
-    incidents = _pg_matches(incidents, text) if is_postgres() else _simple_matches(incidents, text)
+    incidents = _matches(incidents, text)
     return _apply_filters(incidents, filters or {})
 
 
@@ -377,40 +321,6 @@ def _marked(headline: str | None) -> SafeString:
 
 def _has_mark(headline: str | None) -> bool:
     return bool(headline) and START in headline
-
-
-def highlight(text: str, words: list[str], *, width: int | None = 240) -> SafeString | None:
-    """Escaped text around the first matched word, with <mark> around each match; None if no word is in it."""
-    if not text or not words:
-        return None
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
-    first = pattern.search(text)
-    if first is None:
-        return None
-    if width is not None and len(text) > width:
-        start = max(0, first.start() - width // 3)
-        end = min(len(text), start + width)
-        # Cut at spaces so no word is split.
-        if start > 0:
-            start = text.find(" ", start) + 1 or start
-        if end < len(text):
-            end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
-        text = ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
-    parts, last = [], 0
-    for match in pattern.finditer(text):
-        parts.append(escape(text[last : match.start()]))
-        parts.append(f"<mark>{escape(match.group(0))}</mark>")
-        last = match.end()
-    parts.append(escape(text[last:]))
-    return mark_safe("".join(parts))  # every piece escaped
-
-
-def _plain(text: str, width: int = 240) -> SafeString:
-    text = text or ""
-    if len(text) > width:
-        cut = text.rfind(" ", 0, width)
-        text = text[: cut if cut > 0 else width] + " …"
-    return escape(text)
 
 
 # Hits inside an incident: the exact COE section, timeline event or action item.
@@ -435,8 +345,8 @@ def _action_hit(key: str, item_id: int, title_html: SafeString, description_html
     return Hit("action", "Action item", reverse("incidents:action-item", args=[key, item_id]), snippet)
 
 
-def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
-    query = _pg_query(text)
+def _hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
+    query = _query(text)
     hits: dict[int, list[Hit]] = {pk: [] for pk in keys}
 
     def headline(expression) -> SearchHeadline:
@@ -487,54 +397,6 @@ def _pg_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
     return hits
 
 
-def _simple_hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
-    words = words_of(text)
-    hits: dict[int, list[Hit]] = {pk: [] for pk in keys}
-    any_word = Q()
-    for key in SECTION_KEYS:
-        for word in words:
-            any_word |= Q(**{f"{key}__icontains": word})
-    for row in CoeDocument.objects.filter(incident_id__in=keys).filter(any_word).values("incident_id", *SECTION_KEYS):
-        key = keys[row["incident_id"]]
-        for section in SECTION_KEYS:
-            snippet = highlight(row[section], words)
-            if snippet:
-                hits[row["incident_id"]].append(Hit("coe", _section_label(section), _coe_url(key, section), snippet))
-    described = Q()
-    for word in words:
-        described |= Q(description__icontains=word)
-    events = (
-        TimelineEvent.objects.filter(incident_id__in=keys)
-        .filter(described)
-        .order_by("incident_id", "occurred_at", "id")
-        .values("incident_id", "kind", "occurred_at", "description")
-    )
-    for row in events:
-        key = keys[row["incident_id"]]
-        hits[row["incident_id"]].append(
-            Hit(
-                "timeline",
-                _timeline_label(row["kind"], row["occurred_at"]),
-                f"{reverse('incidents:detail', args=[key])}#h-timeline",
-                highlight(row["description"], words),
-            )
-        )
-    titled = Q()
-    for word in words:
-        titled |= Q(title__icontains=word) | Q(description__icontains=word)
-    items = (
-        ActionItem.objects.filter(incident_id__in=keys)
-        .filter(titled)
-        .order_by("incident_id", "id")
-        .values("incident_id", "id", "title", "description")
-    )
-    for row in items:
-        key = keys[row["incident_id"]]
-        title = highlight(row["title"], words, width=None) or escape(row["title"])
-        hits[row["incident_id"]].append(_action_hit(key, row["id"], title, highlight(row["description"], words)))
-    return hits
-
-
 def _trim(hits: list[Hit]) -> list[Hit]:
     """At most a few hits of each kind per incident, COE sections first."""
     kept, seen = [], {}
@@ -545,7 +407,7 @@ def _trim(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-# Facets: counts over the visible matching incidents, from one grouped count.
+# Facets: counts over the visible matching incidents, grouped in _search's statement.
 # What the facets count by: each match falls in one group of these, counted in the database.
 FACET_GROUP = ("primary_cause", "severity", "status", "year", "ai_involved")
 
@@ -574,17 +436,6 @@ def _facet_values(groups, selected: dict[str, str]) -> list[tuple[str, str, list
     return result
 
 
-def facets(incidents: QuerySet[Incident], selected: dict[str, str]) -> list[tuple[str, str, list[FacetValue]]]:
-    """The facets of `incidents` from one grouped count (PostgreSQL counts in _pg_search's statement)."""
-    has_ai = Exists(AIInvolvement.objects.filter(incident=OuterRef("pk")))
-    groups = (
-        incidents.order_by()
-        .values_list("primary_cause", "severity", "status", ExtractYear("started_at"), has_ai)
-        .annotate(n=Count("id"))
-    )
-    return _facet_values(groups, selected)
-
-
 def _total(facet_values) -> int:
     # Every incident has one cause, so the cause facet's counts add up to the number of matches.
     return sum(value.count for name, _label, values in facet_values if name == "primary_cause" for value in values)
@@ -607,26 +458,13 @@ def search(user, text: str, filters: dict[str, str] | None = None, *, page: int 
     filters = filters or {}
     if not text:
         return SearchResults(text, filters, None, [], [])
-    if is_postgres():
-        facet_values, page_obj = _pg_results(user, text, filters, page)
-    else:
-        found = matching(user, text, filters)
-        facet_values = facets(found, filters)
-        ranked = _simple_ranked(found, text).with_ai_flag()
-        page_obj = _CountedPaginator(ranked, PAGE_SIZE, count=_total(facet_values)).get_page(page)
+    facet_values, page_obj = _results(user, text, filters, page)
     incidents = list(page_obj.object_list)
     results = []
     if incidents:
-        keys = {incident.pk: incident.key for incident in incidents}
-        hits = _pg_hits(keys, text) if is_postgres() else _simple_hits(keys, text)
-        words = words_of(text)
+        hits = _hits({incident.pk: incident.key for incident in incidents}, text)
         for incident in incidents:
-            if is_postgres():
-                title = _marked(incident.title_html)
-                snippet = _marked(incident.summary_html)
-            else:
-                title = highlight(incident.title, words, width=None) or escape(incident.title)
-                snippet = highlight(incident.summary, words) or _plain(incident.summary)
+            title, snippet = _marked(incident.title_html), _marked(incident.summary_html)
             results.append(Result(incident, title, snippet, _trim(hits[incident.pk])))
     return SearchResults(text, filters, page_obj, results, facet_values)
 
@@ -653,9 +491,8 @@ def _title_words(title: str) -> list[str]:
 def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -> list[Similar]:
     """Earlier incidents this user may see that share a service or the cause, or have close text.
 
-    Close text: at least two of this incident's title words appear in the
-    other's title, summary, impact or trigger (stemmed on PostgreSQL, plain
-    words on SQLite). Score: a shared service 2, the same cause 2, each shared
+    Close text: at least two of this incident's title words appear (stemmed) in the other's
+    title, summary, impact or trigger. Score: a shared service 2, the same cause 2, each shared
     word 0.5. One query.
     """
     service_ids = [s.pk for s in incident.services.all()]
@@ -669,30 +506,16 @@ def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -
         parts.append(Incident.services.through.objects.filter(service_id__in=service_ids).values("incident_id"))
     if cause:
         parts.append(Incident.objects.filter(primary_cause=cause).values("pk"))
-    if words and is_postgres():
+    if words:
         any_word = SearchQuery(" or ".join(words), search_type="websearch", config=CONFIG)
         parts.append(Incident.objects.filter(search_vector=any_word).values("pk"))
-    elif words:
-        any_word = Q()
-        for word in words:
-            any_word |= Q(title__icontains=word) | Q(summary__icontains=word)
-            any_word |= Q(customer_impact__icontains=word) | Q(trigger_text__icontains=word)
-        parts.append(Incident.objects.filter(any_word).values("pk"))
     if not parts:
         return []
     others = others.filter(pk__in=parts[0].order_by().union(*(part.order_by() for part in parts[1:])))
     shared = Exists(Incident.services.through.objects.filter(incident_id=OuterRef("pk"), service_id__in=service_ids))
     shared_words = Value(0)
     for word in words:
-        if is_postgres():
-            condition = SearchVectorExact(VECTOR, SearchQuery(word, search_type="plain", config=CONFIG))
-        else:
-            condition = (
-                Q(title__icontains=word)
-                | Q(summary__icontains=word)
-                | Q(customer_impact__icontains=word)
-                | Q(trigger_text__icontains=word)
-            )
+        condition = SearchVectorExact(VECTOR, SearchQuery(word, search_type="plain", config=CONFIG))
         shared_words = shared_words + Case(When(condition, then=Value(1)), default=Value(0))
     close_enough = min(2, len(words)) if words else 1000
     found = (

@@ -1,8 +1,4 @@
-"""Knowledge-base search (/search/?q=) and similar past incidents, on SQLite and on PostgreSQL.
-
-The same tests run on both backends (PostgreSQL when DATABASE_URL points at
-it); the ones about ts_rank, ts_headline and the GIN index only there.
-"""
+"""Knowledge-base search (/search/?q=) and similar past incidents: PostgreSQL full-text search."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -28,11 +24,6 @@ from .factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-on_postgres = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"),
-]
 
 
 @pytest.fixture(autouse=True)
@@ -253,9 +244,9 @@ class TestPage:
     def test_query_count_does_not_grow_with_the_data(self, kb, client_for, outsider, django_assert_num_queries):
         client = client_for(outsider)
         # 1 session, 2 user, 3 the facets: the matches counted by cause, severity, status, year and
-        # AI (PostgreSQL: the same statement finds and ranks the matches and gives the page's ids),
-        # 4 the page of incidents (headlines and AI flag included; SQLite: ranked there), 5-7 the
-        # hits of the page's incidents: COE sections, timeline events, action items.
+        # AI (the same statement finds and ranks the matches and gives the page's ids), 4 the page
+        # of incidents (headlines and AI flag included), 5-7 the hits of the page's incidents: COE
+        # sections, timeline events, action items.
         expected = 7
         with django_assert_num_queries(expected):
             client.get("/search/", {"q": "DNS"})
@@ -270,9 +261,7 @@ class TestPage:
             client.get("/search/", {"q": "DNS"})
 
 
-class TestPostgres:
-    pytestmark = on_postgres
-
+class TestFullText:
     def test_stemming_and_websearch_syntax(self, kb, outsider):
         IncidentFactory(title="Agent deletes the production database", started_at=started(3))
         assert [r.incident.title for r in results(outsider, "deleted databases").results] == [
@@ -296,7 +285,7 @@ class TestPostgres:
         assert not {r.incident.pk for r in first.results} & {r.incident.pk for r in second.results}
 
     def test_the_gin_index_serves_the_incident_search(self, kb):
-        query = search._pg_query("DNS")
+        query = search._query("DNS")
         plans = []
         with connection.cursor() as cursor:
             # A handful of rows would always be scanned; ask what it would do on a big table.
@@ -313,7 +302,7 @@ class TestPostgres:
         """The generated columns cover each field the search promises, and follow edits."""
 
         def finds(model, word, **match) -> bool:
-            return model.objects.filter(search_vector=search._pg_query(word), **match).exists()
+            return model.objects.filter(search_vector=search._query(word), **match).exists()
 
         incident = IncidentFactory(title="Quokka", summary="wombat", customer_impact="numbat", trigger_text="dingo")
         for word in ("quokka", "wombat", "numbat", "dingo"):
