@@ -15,7 +15,6 @@ from urllib.parse import unquote
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from django.test import Client
 from django.urls import re_path
 from django.utils import timezone
@@ -332,8 +331,8 @@ class TestReads:
 
     @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
     def test_the_detail_is_the_serializers_json(self, api, world, settings, zone, leader):
-        # On PostgreSQL the detail is one query shaped by hand (api/detail.py); it must be
-        # IncidentDetailSerializer's JSON over the view's prefetches, key order and list orders included.
+        # The detail is one query shaped by hand (api/detail.py); it must be IncidentDetailSerializer's
+        # JSON over the view's prefetches (model instances), key order and list orders included.
         settings.TIME_ZONE = zone
         at = T0.replace(microsecond=123456)
         full = IncidentFactory(
@@ -401,9 +400,8 @@ class TestReads:
             assert response["ETag"] == etag_for(expected)
         body = client.get(f"{API}/incidents/{full.key}/").json()
         assert sorted(f["value"] for f in body["impact_figures"]) == ["-0.25", "1187.50", "1200.00", "99999999.99"]
-        # Sources by date (undated last on PostgreSQL, first on SQLite), ties by id.
-        dated = [early.pk, tie_b.pk, tie_a.pk]
-        by_date = [*dated, undated.pk] if connection.vendor == "postgresql" else [undated.pk, *dated]
+        # Sources by date (undated last), ties by id.
+        by_date = [early.pk, tie_b.pk, tie_a.pk, undated.pk]
         assert [s["id"] for s in body["sources"]] == by_date
         assert body["ai_involvements"][0]["evidence"] == [pk for pk in by_date if pk != early.pk]
         assert [ai["cset_autonomy"] for ai in body["ai_involvements"]] == ["Autonomy1", None]
@@ -1497,10 +1495,9 @@ class TestQueryCounts:
     def test_incident_lists(self, counted_client, django_assert_num_queries, path, format):
         _incident_with_parts()
         # 1 the token with its user; 2 the page of incidents (COE joined, the AI
-        # flag an EXISTS, visibility a subquery; on PostgreSQL their services and
-        # regions as arrays in the same query). The CSV, and the JSON elsewhere:
-        # 3 their services; 4 their regions.
-        expected = 2 if connection.vendor == "postgresql" and format == "json" else 4
+        # flag an EXISTS, visibility a subquery; for JSON their services and
+        # regions as arrays in the same query). The CSV: 3 their services; 4 their regions.
+        expected = 2 if format == "json" else 4
         query = {"format": "csv"} if format == "csv" else {}
         for page_size in (1, 2, 50):
             with django_assert_num_queries(expected):
@@ -1524,15 +1521,10 @@ class TestQueryCounts:
         incident = _incident_with_parts()
         TimelineEventFactory(incident=incident)
         ClaimFactory(incident=incident)
-        # PostgreSQL: 1 the token with its user; 2 the incident with every part of it (api/detail.py:
+        # 1 the token with its user; 2 the incident with every part of it (api/detail.py:
         # services, regions, tags, factors, owner, COE status, impact figures, timeline, AI
         # involvements with their evidence, claims with their sources, sources).
-        # Elsewhere the serializer over prefetches: 1 the token with its user; 2 the incident (COE
-        # and owner joined, the AI flag an EXISTS); 3 services; 4 regions; 5 tags; 6 factors;
-        # 7 impact figures; 8 AI involvements; 9 their evidence; 10 claims (source and incident
-        # joined); 11 sources; 12 timeline (incident joined).
-        expected = 2 if connection.vendor == "postgresql" else 12
-        with django_assert_num_queries(expected):
+        with django_assert_num_queries(2):
             counted_client.get(f"{API}/incidents/{incident.key}/")
         for _ in range(3):
             TimelineEventFactory(incident=incident)
@@ -1541,7 +1533,7 @@ class TestQueryCounts:
             ImpactFigure.objects.create(incident=incident, name="Lost orders", value=Decimal("1.5"))
             incident.sources.add(SourceFactory())
             incident.tags.add(Tag.objects.create(name=f"tag-{incident.tags.count()}"))
-        with django_assert_num_queries(expected):
+        with django_assert_num_queries(2):
             response = counted_client.get(f"{API}/incidents/{incident.key}/")
         assert len(response.json()["claims"]) == 4
 

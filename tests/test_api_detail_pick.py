@@ -6,7 +6,6 @@ queryset. Both must pick the same incident for every kind of caller, and filters
 """
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from incidents.api import detail
@@ -15,11 +14,7 @@ from incidents.models.vocab import Severity
 
 from .factories import GroupFactory, IncidentFactory, UserFactory
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-query detail is PostgreSQL's"),
-]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

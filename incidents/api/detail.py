@@ -1,4 +1,4 @@
-"""The incident detail as one row: on PostgreSQL one query for the incident and every part of it.
+"""The incident detail as one row: one query for the incident and every part of it.
 
 The detail used to be the incident, then about ten prefetch queries, then DRF's
 nested serializers over the model instances: most of a request's time. Here one
@@ -58,10 +58,6 @@ COLUMNS = (
 )
 
 _CSET = {level.value: cset.value for level, cset in v.AUTONOMY_TO_CSET.items()}
-
-
-def in_one_query() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _q(name: str) -> str:
@@ -269,7 +265,7 @@ _select: str | None = None
 
 
 def fetch(incidents: QuerySet[Incident]) -> dict | None:
-    """PostgreSQL: the row of the incident `incidents` selects (visible to the caller, filtered,
+    """The row of the incident `incidents` selects (visible to the caller, filtered,
     by key): its COLUMNS and `parts`, or None. One query.
 
     Visibility and filters stay the ORM's (the queryset's SQL is the subquery that picks the

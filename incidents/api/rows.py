@@ -3,8 +3,8 @@
 A list page is the API's hottest read. Building a hundred model instances and
 running DRF's field machinery over them cost several times the query itself,
 so the list selects exactly the columns it answers with (`.values()`),
-fetches services and regions as arrays in the same query on PostgreSQL, and
-shapes each row in one small function. IncidentListSerializer still describes
+fetches services and regions as arrays in the same query, and shapes each
+row in one small function. IncidentListSerializer still describes
 the same fields for the schema and the CSV export; a test checks both give the
 same JSON for every row.
 """
@@ -40,10 +40,6 @@ COLUMNS = (
     "restricted",
     "updated_at",
 )
-
-
-def _arrays_in_query() -> bool:
-    return connection.vendor == "postgresql"
 
 
 # The correlated subqueries below are written as SQL over the models' own table and
@@ -85,32 +81,13 @@ def _sorted_names(m2m: str, column: str) -> RawSQL:
 
 def list_values(incidents: QuerySet[Incident]) -> QuerySet:
     """The page's rows as dicts; `incidents` is already visible-to-the-caller and filtered."""
-    rows = incidents.annotate(has_ai=_has_ai(), coe_status=F("coe__status"))
-    if _arrays_in_query():
-        rows = rows.annotate(
-            service_names=_sorted_names("services", "name"), region_codes=_sorted_names("regions", "code")
-        )
-        return rows.values(*COLUMNS, "has_ai", "coe_status", "service_names", "region_codes")
-    return rows.values(*COLUMNS, "has_ai", "coe_status")
-
-
-def _names_by_incident(through, column: str, ids: list[int]) -> dict[int, list[str]]:
-    names: dict[int, list[str]] = {}
-    for incident_id, name in (
-        through.objects.filter(incident_id__in=ids).values_list("incident_id", column).order_by(column)
-    ):
-        names.setdefault(incident_id, []).append(name)
-    return names
-
-
-def _attach_arrays(rows: list[dict]) -> None:
-    """Elsewhere (SQLite): services and regions for the whole page in one query each."""
-    ids = [row["id"] for row in rows]
-    services = _names_by_incident(Incident.services.through, "service__name", ids)
-    regions = _names_by_incident(Incident.regions.through, "region__code", ids)
-    for row in rows:
-        row["service_names"] = services.get(row["id"], [])
-        row["region_codes"] = regions.get(row["id"], [])
+    rows = incidents.annotate(
+        has_ai=_has_ai(),
+        coe_status=F("coe__status"),
+        service_names=_sorted_names("services", "name"),
+        region_codes=_sorted_names("regions", "code"),
+    )
+    return rows.values(*COLUMNS, "has_ai", "coe_status", "service_names", "region_codes")
 
 
 def _local(value):
@@ -123,8 +100,6 @@ def _seconds(end, start) -> int | None:
 
 def shape(rows: list[dict], request) -> list[dict]:
     """The JSON objects of IncidentListSerializer, field for field and in its order."""
-    if rows and "service_names" not in rows[0]:
-        _attach_arrays(rows)
     # reverse() once per page, not per row: every detail URL differs only in the key.
     marker = "__key__"
     base = request.build_absolute_uri(reverse("api:incident-detail", kwargs={"key": marker}))

@@ -130,13 +130,8 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
         return s.IncidentListSerializer
 
     def retrieve(self, request, *args, **kwargs):
-        if not detail.in_one_query():
-            incident = self.get_object()
-            response = Response(s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data)
-            response["ETag"] = etag_for(incident)
-            return response
-        # PostgreSQL: the incident and all its parts in one query, shaped into the serializer's
-        # JSON (detail.py). Looked up as get_object() does: visible, filtered, 404 otherwise.
+        # The incident and all its parts in one query, shaped into the serializer's JSON
+        # (detail.py). Looked up as get_object() does: visible, filtered, 404 otherwise.
         if request.query_params:
             row = detail.fetch(self.filter_queryset(visible_incidents(request)).filter(key=self.kwargs["key"]))
         else:  # no filters to apply: a statement compiled once picks the incident
