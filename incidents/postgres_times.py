@@ -38,7 +38,7 @@ def _iso_loader():
 
 
 def install(sender, connection, **kwargs) -> None:
-    if connection.vendor != "postgresql" or connection.timezone is not UTC:
+    if connection.timezone is not UTC:
         return
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 

@@ -5,11 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.db import connection
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"),
-]
+pytestmark = pytest.mark.django_db
 
 MOMENTS = [
     datetime(2025, 12, 15, 7, 0, tzinfo=UTC),

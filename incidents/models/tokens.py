@@ -46,13 +46,11 @@ def _lookup_statement(alias: str) -> tuple[str, tuple, int]:
 
 
 def _lookup(key_id: str) -> ApiToken | None:
-    """Every API request authenticates: on PostgreSQL the lookup skips building and compiling a queryset.
+    """Every API request authenticates: the lookup skips building and compiling a queryset.
 
     The row holds the token's concrete columns and then the user's, as select_related
     selects them; PostgreSQL's driver already returns them as Python values.
     """
-    if connection.vendor != "postgresql":
-        return next(iter(ApiToken.objects.for_key(key_id)), None)
     sql, params, position = _lookup_statement(connection.alias)
     params = (*params[:position], key_id, *params[position + 1 :])
     with connection.cursor() as cursor:
