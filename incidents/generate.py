@@ -5,13 +5,12 @@ the rows depend only on the seed and the count, never on the batch size. The
 "today" the data is built around is a fixed date (END, or --end), not the
 clock: the same seed gives the same open, overdue and done items any day.
 
-Rows are built as plain tuples and written in bulk: COPY on PostgreSQL
-(100,000 incidents, about three million rows, in a few minutes; two
-connections write while the next batch is built), executemany elsewhere
-(SQLite, for the tests). Tables that other rows point at get ids assigned
-here, continuing after the largest id already present; their sequences are
-moved past them after every batch, so the app can keep inserting while (or
-after) the generator runs.
+Rows are built as plain tuples and written in bulk with COPY (100,000
+incidents, about three million rows, in a few minutes; two connections
+write while the next batch is built). Tables that other rows point at get
+ids assigned here, continuing after the largest id already present; their
+sequences are moved past them after every batch, so the app can keep
+inserting while (or after) the generator runs.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.color import no_style
 from django.db import connection, models, transaction
 
 from . import repeats
@@ -368,23 +366,13 @@ class _Table:
     def write(self, rows: list[tuple]) -> None:
         if not rows:
             return
-        if self.json_positions and connection.vendor == "postgresql":
+        if self.json_positions:
             rows = [self._json(row) for row in rows]
         quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {connection.ops.quote_name(self.name)} ({quoted}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                prepared = [
-                    tuple(f.get_db_prep_save(value, connection) for f, value in zip(self.fields, row, strict=True))
-                    for row in rows
-                ]
-                marks = ", ".join(["%s"] * len(self.columns))
-                cursor.executemany(
-                    f"INSERT INTO {connection.ops.quote_name(self.name)} ({quoted}) VALUES ({marks})", prepared
-                )
+        table = connection.ops.quote_name(self.name)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _json(self, row: tuple) -> tuple:
         values = list(row)
@@ -994,19 +982,19 @@ def _start_times(seed: int, count: int, end: date) -> list[datetime]:
     return [(start + timedelta(seconds=o)).replace(microsecond=0) for o in offsets]
 
 
-WRITERS = 2  # connections writing batches at once (PostgreSQL, outside a transaction)
+WRITERS = 2  # connections writing batches at once (outside a transaction)
 
 
 class _Writer:
     """Writes each batch of rows in a transaction of its own.
 
-    On PostgreSQL, outside a transaction, threads write batches on connections of their own
+    Outside a transaction, threads write batches on connections of their own
     while the next one is built. Storing the rows (COPY, the indexes, the search vectors) is the
     server's work and takes about three quarters of the time, one server process a connection:
     two connections use both CPUs of a small machine. Batches are independent (their ids are
     assigned here), so they may commit in any order; at most WRITERS are in flight, so memory
     stays at a few batches. Inside a transaction (the tests) another connection would not see
-    its rows, and SQLite has one writer: there each batch is written before the next is built.
+    its rows: there each batch is written before the next is built.
     """
 
     def __init__(self, settings: list[str], tables: dict[str, _Table], *, parallel: bool):
@@ -1046,9 +1034,6 @@ class _Writer:
     def _move_sequences(self, ceiling: dict[type[models.Model], int]) -> None:
         """Move the sequences of the models whose ids are assigned here past `ceiling`, never back
         (another writer may have moved them further), so the app can insert while this runs."""
-        if connection.vendor != "postgresql":
-            _reset_sequences()
-            return
         with self.sequences, connection.cursor() as cursor:
             for model, last in ceiling.items():
                 if last < 1:
@@ -1073,18 +1058,8 @@ class _Writer:
             raise errors[0]
 
 
-def _reset_sequences() -> None:
-    sql = connection.ops.sequence_reset_sql(no_style(), list(_ID_MODELS.values()))
-    if sql:
-        with connection.cursor() as cursor:
-            for statement in sql:
-                cursor.execute(statement)
-
-
 def _bulk_settings() -> list[str]:
-    """Per-transaction settings that make a bulk load cheaper on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return []
+    """Per-transaction settings that make a bulk load cheaper."""
     # A load that fails is rerun, not recovered: no need to wait for the disk at each commit.
     # The repeat flags' triggers wait too: one pass sets them all at the end (migration 0009).
     statements = ["SET LOCAL synchronous_commit TO OFF", "SET LOCAL coe.defer_repeat_flags TO 'on'"]
@@ -1115,9 +1090,7 @@ def generate(
     numbers = _key_numbers()
     starts = _start_times(seed, incidents, end)
     say(f"Generating {incidents} incidents (seed {seed}, up to {end.isoformat()}) in batches of {batch}")
-    writer = _Writer(
-        _bulk_settings(), tables, parallel=connection.vendor == "postgresql" and not connection.in_atomic_block
-    )
+    writer = _Writer(_bulk_settings(), tables, parallel=not connection.in_atomic_block)
 
     committed = {"incidents": 0, "rows": 0}
     counting = threading.Lock()  # batches may commit on two threads at once
@@ -1143,16 +1116,15 @@ def generate(
             done = upto
     finally:
         writer.close()
-    if connection.vendor == "postgresql":
-        say(f"Set the repeat flags of {repeats.rebuild()} incidents")
-        say("Analyzing tables")
-        quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            for table in tables.values():
-                # Naming the columns leaves out the stored search vectors (costly to sample, and
-                # their GIN indexes need no statistics for these plans): autovacuum's next ANALYZE adds them.
-                columns = ", ".join(quote(f.column) for f in table.model._meta.concrete_fields if not f.generated)
-                cursor.execute(f"ANALYZE {quote(table.name)} ({columns})")
+    say(f"Set the repeat flags of {repeats.rebuild()} incidents")
+    say("Analyzing tables")
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in tables.values():
+            # Naming the columns leaves out the stored search vectors (costly to sample, and
+            # their GIN indexes need no statistics for these plans): autovacuum's next ANALYZE adds them.
+            columns = ", ".join(quote(f.column) for f in table.model._meta.concrete_fields if not f.generated)
+            cursor.execute(f"ANALYZE {quote(table.name)} ({columns})")
     result.rows = {name: t.written for name, t in tables.items()}
     result.seconds = time.monotonic() - began
     return result

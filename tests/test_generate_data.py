@@ -1,7 +1,6 @@
 """generate_data: the same seed gives the same rows, and the rows look like real incidents.
 
 Small counts only; the 100,000-incident run belongs to `make bench`.
-Runs on SQLite and, with DATABASE_URL, on PostgreSQL (COPY).
 """
 
 import re
@@ -115,10 +114,8 @@ class TestShape:
         owner = items.overdue(today).values_list("owner", flat=True).first()
         assert items.filter(owner=owner).exclude(status__in=v.ACTION_STATUSES_OPEN).exists()
 
-    @pytest.mark.postgres
-    @pytest.mark.skipif(connection.vendor != "postgresql", reason="the flags are kept on PostgreSQL")
     def test_repeat_flags_set_in_one_pass_at_the_end(self, generated):
-        # The bulk load defers the triggers; the rebuild at its end must leave what they would have.
+        # The bulk load sets the repeat flags in one pass at its end: each incident's as computed afresh.
         flags = stored_flags()
         assert flags == expected_flags()
         assert any(a for a, _ in flags.values())
@@ -164,10 +161,9 @@ def test_command_prints_progress():
     assert Incident.objects.count() == 5
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)")
 @pytest.mark.django_db(transaction=True)
 class TestWrittenWhileTheNextBatchIsBuilt:
-    """Outside a transaction on PostgreSQL, threads write the batches on connections of their own."""
+    """Outside a transaction, threads write the batches on connections of their own."""
 
     def test_the_same_rows_as_one_connection_gives(self):
         expected = _fingerprint_of(incidents=40, seed=3, batch=9)  # in a transaction: one connection
