@@ -106,8 +106,8 @@ class IncidentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset, name, value):
-        # Portable word search; the knowledge-base search page ranks on PostgreSQL.
-        # `ilike` is icontains that PostgreSQL can estimate (incidents/lookups.py).
+        # Every word somewhere in the title, summary, key or COE; the knowledge-base search page
+        # (incidents/search.py) ranks. `ilike` is icontains that PostgreSQL can estimate (incidents/lookups.py).
         for word in value.split()[:8]:
             queryset = queryset.filter(
                 Q(title__ilike=word)

@@ -76,7 +76,7 @@ def _period_week(today: date) -> str:
 # Claims written per statement (one INSERT), and their item links per batch.
 CLAIM_CHUNK = 500
 LINK_CHUNK = 5000
-# Rows fetched at a time while streaming items (a server-side cursor on PostgreSQL).
+# Rows fetched at a time while streaming items (a server-side cursor).
 STREAM_CHUNK = 2000
 # The incident columns Incident.objects.visible_to decides on, read alongside each item.
 _ACCESS = ("incident__restricted", "incident__owner_id", "incident__access_group_id")
@@ -137,11 +137,9 @@ class _Claim:
 def _claim_all(claims: Iterable[_Claim]) -> list[int]:
     """Insert the claim rows a chunk at a time; the ids of those not claimed before, in the order given."""
     fields = [f for f in ReminderLog._meta.concrete_fields if not f.primary_key]
-    # SQLite takes 999 parameters a statement (as Django counts): fewer rows a chunk there.
-    size = min(CLAIM_CHUNK, connection.ops.bulk_batch_size(fields, range(CLAIM_CHUNK)))
     claims = iter(claims)
     claimed = []
-    while chunk := list(islice(claims, size)):
+    while chunk := list(islice(claims, CLAIM_CHUNK)):
         with transaction.atomic():  # a claim and its item links are written together or not at all
             taken = _insert_unclaimed(chunk, fields)
             # A digest may list hundreds of items: the links are built a batch
@@ -158,8 +156,7 @@ def _insert_unclaimed(chunk: list[_Claim], fields: list) -> dict[str, int]:
     """INSERT ... ON CONFLICT (claim_key) DO NOTHING RETURNING: the ids of the rows inserted, by key.
 
     bulk_create(ignore_conflicts=True) cannot tell which rows it inserted, and
-    a key another sweep took first must not be handed out again. PostgreSQL
-    and SQLite (3.35+) both take this statement.
+    a key another sweep took first must not be handed out again.
     """
     # In key order, so two sweeps inserting the same keys at once wait for
     # each other rather than deadlock.
