@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 from django.core.cache import cache
+from django.db.models import Prefetch
 from django.test import Client
 from django.urls import re_path
 from django.utils import timezone
@@ -25,16 +26,20 @@ from coe.urls import urlpatterns as site_urlpatterns
 from incidents.api.conditional import etag_for
 from incidents.api.pagination import IncidentCursorPagination
 from incidents.api.serializers import ActionItemSerializer, IncidentDetailSerializer, IncidentListSerializer
-from incidents.api.views import IncidentViewSet, NotFoundView
+from incidents.api.views import NotFoundView
 from incidents.models import (
     ActionItem,
     ApiToken,
+    Claim,
     CoeDocument,
     Control,
     ImpactFigure,
     Incident,
+    IncidentFactor,
     Region,
+    Source,
     Tag,
+    TimelineEvent,
     TokenScope,
 )
 from incidents.models import vocab as v
@@ -238,6 +243,30 @@ READERS = [
 ]
 
 
+def serializable_detail(pk: int) -> Incident:
+    """The incident as IncidentDetailSerializer reads it (the schema's description of the detail):
+    its parts prefetched in the order detail.py's single query gives them (lists that could tie end
+    on id)."""
+    by_date = ("published_on", "publisher", "id")
+    return (
+        Incident.objects.with_ai_flag()
+        .select_related("coe", "owner")
+        .prefetch_related(
+            "services",
+            "regions",
+            "tags",
+            Prefetch("factors", queryset=IncidentFactor.objects.order_by("id")),
+            "impact_figures",
+            "ai_involvements",
+            Prefetch("ai_involvements__evidence", queryset=Source.objects.order_by(*by_date)),
+            Prefetch("claims", queryset=Claim.objects.select_related("source", "incident")),
+            Prefetch("sources", queryset=Source.objects.order_by(*by_date)),
+            Prefetch("timeline", queryset=TimelineEvent.objects.select_related("incident")),
+        )
+        .get(pk=pk)
+    )
+
+
 class TestReads:
     @pytest.mark.parametrize("endpoint", READ_ENDPOINTS)
     @pytest.mark.parametrize(("role", "auth", "expected"), READERS)
@@ -390,11 +419,10 @@ class TestReads:
 
         client = api("leader")
         request = client.get(f"{API}/incidents/").wsgi_request
-        view = IncidentViewSet(request=request, action="retrieve", kwargs={}, format_kwarg=None)
         for incident in (full, bare, world["public"], world["restricted"]):
             response = client.get(f"{API}/incidents/{incident.key}/")
             assert response.status_code == 200, response.content
-            expected = view.get_queryset().get(pk=incident.pk)
+            expected = serializable_detail(incident.pk)
             serialized = IncidentDetailSerializer(expected, context={"request": request}).data
             assert list(response.json().items()) == list(json.loads(JSONRenderer().render(serialized)).items())
             assert response["ETag"] == etag_for(expected)
@@ -1494,10 +1522,10 @@ class TestQueryCounts:
     @pytest.mark.parametrize(("path", "format"), [("/incidents/", "json"), ("/feed/", "json"), ("/incidents/", "csv")])
     def test_incident_lists(self, counted_client, django_assert_num_queries, path, format):
         _incident_with_parts()
-        # 1 the token with its user; 2 the page of incidents (COE joined, the AI
-        # flag an EXISTS, visibility a subquery; for JSON their services and
-        # regions as arrays in the same query). The CSV: 3 their services; 4 their regions.
-        expected = 2 if format == "json" else 4
+        # 1 the token with its user; 2 the page of incidents, or the CSV's one chunk (COE joined,
+        # the AI flag a subquery, visibility a subquery, their services and regions as arrays in
+        # the same query: the JSON and the CSV are shaped from the same rows).
+        expected = 2
         query = {"format": "csv"} if format == "csv" else {}
         for page_size in (1, 2, 50):
             with django_assert_num_queries(expected):

@@ -1,7 +1,7 @@
 """CSV of a whole filtered list, streamed so a large export does not sit in memory."""
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
@@ -34,22 +34,28 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _rows(queryset, serializer_class, context, chunk: int = 500) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    fields = list(serializer_class.Meta.fields)
-    yield writer.writerow(fields)
-    # Serialise in chunks so prefetches run once per chunk, not once per row.
+def chunks(queryset, shape: Callable[[list], list[dict]], size: int = 500) -> Iterator[list[dict]]:
+    """The queryset's rows in chunks of `size`, each shaped as the list's JSON objects, so a large
+    export runs one query per chunk and never holds the whole list."""
     offset = 0
     while True:
-        rows = list(queryset[offset : offset + chunk])
-        for item in serializer_class(rows, many=True, context=context).data:
-            yield writer.writerow([_flatten(item.get(field)) for field in fields])
-        if len(rows) < chunk:  # the last chunk: no query for an empty one after it
+        rows = list(queryset[offset : offset + size])
+        yield shape(rows)
+        if len(rows) < size:  # the last chunk: no query for an empty one after it
             return
-        offset += chunk
+        offset += size
 
 
-def csv_response(filename: str, queryset, serializer_class, *, context) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_rows(queryset, serializer_class, context), content_type="text/csv; charset=utf-8")
+def _lines(fields: list[str], objects: Iterable[list[dict]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(fields)
+    for chunk in objects:
+        for item in chunk:
+            yield writer.writerow([_flatten(item.get(field)) for field in fields])
+
+
+def csv_response(filename: str, fields: list[str], objects: Iterable[list[dict]]) -> StreamingHttpResponse:
+    """A CSV of the JSON objects a list answers with (in chunks), one column per field."""
+    response = StreamingHttpResponse(_lines(fields, objects), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

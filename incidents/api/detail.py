@@ -10,8 +10,8 @@ is the ORM's queryset (visible_to, the filters, the key) compiled as its subquer
 IncidentDetailSerializer's JSON: the same keys in the same order, child lists in
 the order the serializer's prefetches give, datetimes as DRF writes them (in the
 current time zone, `Z` for UTC), decimals as DRF's DecimalField strings.
-IncidentDetailSerializer still describes the detail in the schema and answers
-after writes; a test checks both give the same JSON.
+Reads and the answers to writes are both shaped here; IncidentDetailSerializer only
+describes the detail in the schema, and a test checks both give the same JSON.
 
 The subqueries are written as SQL over the models' own table and column names
 (as in rows.py): resolving them as ORM subqueries would cost more than running them.

@@ -4,9 +4,9 @@ A list page is the API's hottest read. Building a hundred model instances and
 running DRF's field machinery over them cost several times the query itself,
 so the list selects exactly the columns it answers with (`.values()`),
 fetches services and regions as arrays in the same query, and shapes each
-row in one small function. IncidentListSerializer still describes
-the same fields for the schema and the CSV export; a test checks both give the
-same JSON for every row.
+row in one small function. The JSON pages and the CSV export are both shaped
+here; IncidentListSerializer only describes the fields in the schema, and a test
+checks both give the same JSON for every row.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -25,7 +25,6 @@ from incidents.models import (
     CoeDocument,
     Control,
     Incident,
-    IncidentFactor,
     Source,
     TimelineEvent,
     WorkflowError,
@@ -35,7 +34,7 @@ from incidents.models import vocab as v
 from . import detail, rows
 from . import serializers as s
 from .conditional import check_if_match, etag_for, require_if_match
-from .csv_export import csv_response
+from .csv_export import chunks, csv_response
 from .filtering import StrictDjangoFilterBackend, TiebreakOrderingFilter, check_query_parameters
 from .pagination import IncidentCursorPagination, UpdatedCursorPagination
 from .parsers import BoundedJSONParser
@@ -64,22 +63,28 @@ class BaseViewSet(viewsets.GenericViewSet):
     schema_extra_errors: dict[str, tuple[str, ...]] = {}
 
     def csv_or_list(self, request, *args, **kwargs):
+        """The list, or with ?format=csv all of it as CSV: the same objects, one column per field."""
         if request.query_params.get("format") == "csv":
-            rows = self.filter_queryset(self.get_queryset())
             serializer_class = self.get_serializer_class()
-            return csv_response(self.csv_filename, rows, serializer_class, context=self.get_serializer_context())
+            context = self.get_serializer_context()
+            objects = chunks(
+                self.filter_queryset(self.get_queryset()),
+                lambda page: serializer_class(page, many=True, context=context).data,
+            )
+            return csv_response(self.csv_filename, list(serializer_class.Meta.fields), objects)
         return mixins.ListModelMixin.list(self, request, *args, **kwargs)
 
 
 class IncidentRowsListMixin:
-    """Incident lists answered from plain rows (rows.py) rather than the serializer: the same
-    JSON as IncidentListSerializer, which still describes it in the schema and writes the CSV."""
+    """Incident lists answered from plain rows (rows.py), in JSON pages and as CSV. The
+    IncidentListSerializer only describes them in the schema (a test checks they agree)."""
 
     def list(self, request, *args, **kwargs):
+        incidents = rows.list_values(self.filter_queryset(visible_incidents(request)))
         if self.csv_filename and request.query_params.get("format") == "csv":
-            return self.csv_or_list(request, *args, **kwargs)
-        incidents = self.filter_queryset(visible_incidents(request))
-        page = self.paginator.paginate_queryset(rows.list_values(incidents), request, view=self)
+            objects = chunks(incidents, lambda page: rows.shape(page, request))
+            return csv_response(self.csv_filename, list(s.IncidentListSerializer.Meta.fields), objects)
+        page = self.paginator.paginate_queryset(incidents, request, view=self)
         return self.paginator.get_paginated_response(rows.shape(page, request))
 
 
@@ -101,26 +106,7 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
     etag_actions = ("retrieve", "create", "update", "partial_update")
 
     def get_queryset(self):
-        queryset = (
-            visible_incidents(self.request).with_ai_flag().select_related("coe").prefetch_related("services", "regions")
-        )
-        if self.action == "retrieve":
-            # Where the models' orderings can tie (factors have none; sources order by date and
-            # publisher) the lists end on id, as detail.py's single query orders them.
-            by_date = ("published_on", "publisher", "id")
-            queryset = queryset.select_related("owner").prefetch_related(
-                "tags",
-                Prefetch("factors", queryset=IncidentFactor.objects.order_by("id")),
-                "impact_figures",
-                "ai_involvements",
-                Prefetch("ai_involvements__evidence", queryset=Source.objects.order_by(*by_date)),
-                Prefetch("claims", queryset=Claim.objects.select_related("source", "incident")),
-                Prefetch("sources", queryset=Source.objects.order_by(*by_date)),
-            )
-            queryset = queryset.prefetch_related(
-                Prefetch("timeline", queryset=TimelineEvent.objects.select_related("incident"))
-            )
-        return queryset
+        return visible_incidents(self.request)
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -130,8 +116,8 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
         return s.IncidentListSerializer
 
     def retrieve(self, request, *args, **kwargs):
-        # The incident and all its parts in one query, shaped into the serializer's JSON
-        # (detail.py). Looked up as get_object() does: visible, filtered, 404 otherwise.
+        # The incident and all its parts in one query, shaped into the detail's JSON (detail.py).
+        # Looked up as get_object() does: visible, filtered, 404 otherwise.
         if request.query_params:
             row = detail.fetch(self.filter_queryset(visible_incidents(request)).filter(key=self.kwargs["key"]))
         else:  # no filters to apply: a statement compiled once picks the incident
@@ -178,10 +164,10 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
         return serializer.validated_data
 
     def _detail_response(self, incident: Incident, code: int) -> Response:
-        self.action = "retrieve"  # answer with the detail shape and its joins
-        fresh = self.get_queryset().get(pk=incident.pk)
-        response = Response(s.IncidentDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code)
-        response["ETag"] = etag_for(fresh)
+        """After a write, the detail as a read answers it (detail.py), with its new ETag."""
+        row = detail.fetch_visible(self.request.user, incident.key)
+        response = Response(detail.shape(row, self.request), status=code)
+        response["ETag"] = etag_for(Incident(pk=row["id"], key=row["key"], updated_at=row["updated_at"]))
         return response
 
 
