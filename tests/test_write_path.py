@@ -4,7 +4,8 @@
   item's page, the API), so the dashboard counts it done on time; reopening clears it.
 - The incident form and the API apply the same access-group rule.
 - The services that write what the dashboard reads move its cache generation on, once a call,
-  when the transaction commits; the others leave it alone.
+  when the transaction commits; the others leave it alone. So do the seed loader and the bulk
+  generator, which write without the services on purpose.
 """
 
 from datetime import timedelta
@@ -16,9 +17,11 @@ from django.test import Client
 from django.utils import timezone
 
 from incidents import figures, services
+from incidents.generate import generate
 from incidents.metrics import Scope, compute_dashboard_metrics
 from incidents.models import ActionItem, ApiToken, CoeDocument, Incident, TimelineEvent, TokenScope
 from incidents.models.vocab import ActionStatus, ActionType, CoeStatus, TimelineKind
+from incidents.seed.loader import load
 
 from .factories import ActionItemFactory, GroupFactory, IncidentFactory, UserFactory
 from .test_coe_pages import coe_url, editor_form
@@ -339,3 +342,22 @@ def test_timeline_pages_write_through_the_services(client_for, world):
     assert event.description == "Alarm fired"
     assert client.post(f"{base}{event.pk}/delete/").status_code == 302
     assert not TimelineEvent.objects.filter(incident=incident).exists()
+
+
+def test_the_seed_tells_the_dashboard_when_it_changed_something(roles, django_capture_on_commit_callbacks):
+    before = generation()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        load()
+    assert len(callbacks) == 1
+    assert generation() != before
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        load()  # the database already matches the seed
+    assert callbacks == []
+
+
+def test_the_bulk_generator_tells_the_dashboard_once(roles, django_capture_on_commit_callbacks):
+    before = generation()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        generate(incidents=3, seed=1)
+    assert len(callbacks) == 1
+    assert generation() != before

@@ -9,6 +9,12 @@ The seed owns the fields it writes but not the collections: for many-to-many
 links, group memberships and contributing factors it adds what is missing and
 never removes what someone added in the app. The one exception is a COE's
 authors, set exactly so the approver can never end up among them.
+
+It writes rows itself rather than through incidents.services: the seed is a
+record of the past, with the dates it happened (an item completed in April, a
+COE approved in May, revisions saved by whoever saved them), where a service
+stamps "now", records a new revision and applies today's workflow. Like a
+service, it tells the dashboard when it changed anything (figures.data_changed).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import models, transaction
 
+from incidents import figures
 from incidents.models import (
     SECTIONS,
     ActionItem,
@@ -67,7 +74,10 @@ class SeedResult:
 @transaction.atomic
 def load() -> SeedResult:
     """Load users, teams, lookups, sources, the incidents with everything hanging off them, and controls."""
-    return _Loader().run()
+    result = _Loader().run()
+    if result.changed_anything:
+        figures.data_changed()
+    return result
 
 
 def _same(obj: models.Model, name: str, value: Any) -> bool:
