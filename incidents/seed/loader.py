@@ -14,7 +14,7 @@ It writes rows itself rather than through incidents.services: the seed is a
 record of the past, with the dates it happened (an item completed in April, a
 COE approved in May, revisions saved by whoever saved them), where a service
 stamps "now", records a new revision and applies today's workflow. Like a
-service, it tells the dashboard when it changed anything (figures.data_changed).
+service, it sets the repeat flags and tells the dashboard when it changed anything.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import models, transaction
 
-from incidents import figures
+from incidents import figures, repeats
 from incidents.models import (
     SECTIONS,
     ActionItem,
@@ -76,6 +76,7 @@ def load() -> SeedResult:
     """Load users, teams, lookups, sources, the incidents with everything hanging off them, and controls."""
     result = _Loader().run()
     if result.changed_anything:
+        repeats.rebuild()  # the flags a service would have kept (a pass over a few incidents here)
         figures.data_changed()
     return result
 
