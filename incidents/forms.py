@@ -15,6 +15,7 @@ from . import services
 from .models import ActionItem, Incident, TimelineEvent
 from .models.coe import SECTIONS
 from .models.vocab import ContributingFactor
+from .services.incidents import FIELDS as INCIDENT_FIELDS
 
 # Zones people actually report incidents in come first; every IANA zone is accepted.
 COMMON_ZONES = [
@@ -97,6 +98,14 @@ class ServiceForm(forms.ModelForm):
         super()._update_errors(errors)
 
 
+TIME_INPUTS = {
+    "started_at": "started_local",
+    "detected_at": "detected_local",
+    "mitigated_at": "mitigated_local",
+    "resolved_at": "resolved_local",
+}
+
+
 class IncidentForm(ServiceForm):
     times_zone = forms.ChoiceField(
         choices=ZONE_CHOICES, initial="UTC", label="Time zone of the times below", required=True
@@ -117,23 +126,8 @@ class IncidentForm(ServiceForm):
 
     class Meta:
         model = Incident
-        fields = [
-            "title",
-            "summary",
-            "severity",
-            "status",
-            "owner",
-            "customer_impact",
-            "primary_cause",
-            "trigger_kind",
-            "trigger_text",
-            "harm_level",
-            "attribution_status",
-            "adopted_cause",
-            "adopted_cause_rationale",
-            "restricted",
-            "access_group",
-        ]
+        # What the service takes, the times typed in local fields (input_for) aside.
+        fields = [*(name for name in INCIDENT_FIELDS if name not in TIME_INPUTS), "access_group"]
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 4}),
             "customer_impact": forms.Textarea(attrs={"rows": 3}),
@@ -141,12 +135,7 @@ class IncidentForm(ServiceForm):
             "adopted_cause_rationale": forms.Textarea(attrs={"rows": 3}),
         }
 
-    input_for = {
-        "started_at": "started_local",
-        "detected_at": "detected_local",
-        "mitigated_at": "mitigated_local",
-        "resolved_at": "resolved_local",
-    }
+    input_for = TIME_INPUTS
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 from django.db import transaction
@@ -34,3 +34,12 @@ def service(*, dashboard: bool) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return run
 
     return decorate
+
+
+def set_fields(obj, data: dict, fields: Iterable[str], *, text: Iterable[str] = ()) -> None:
+    """Copy onto `obj` the `fields` that `data` holds (the others stay); None in a `text` field is ""."""
+    text = set(text)
+    for name in fields:
+        if name in data:
+            value = data[name]
+            setattr(obj, name, "" if value is None and name in text else value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from incidents.models import ActionItem, Incident
 from incidents.models.vocab import ACTION_STATUSES_CLOSED
 
-from ._base import service
+from ._base import service, set_fields
 
 # What a caller may set; keys of `data` outside these are ignored. `owner` is a user or None.
 FIELDS = ("title", "description", "action_type", "priority", "owner", "due_date", "ticket_url", "answers_why", "status")
@@ -19,10 +19,7 @@ _TEXT = {"title", "description", "ticket_url", "answers_why"}
 
 
 def _apply(item: ActionItem, data: dict) -> ActionItem:
-    for name in FIELDS:
-        if name in data:
-            value = data[name]
-            setattr(item, name, "" if value is None and name in _TEXT else value)
+    set_fields(item, data, FIELDS, text=_TEXT)
     if item.status in ACTION_STATUSES_CLOSED:
         item.close(item.status)
     else:

@@ -115,9 +115,14 @@ def coe_submit(*, coe: CoeDocument, user) -> CoeDocument:
         raise SubmitRefused(report)
     coe.status = CoeStatus.IN_REVIEW
     coe.submitted_at = timezone.now()
+    return _step(coe, user=user, note="Submitted for review")
+
+
+def _step(coe: CoeDocument, *, user, note: str) -> CoeDocument:
+    """Save a workflow step the model has applied: a new version and its revision."""
     coe.version += 1
     coe.save()
-    _record_revision(coe, user=user, note="Submitted for review")
+    _record_revision(coe, user=user, note=note)
     return coe
 
 
@@ -125,20 +130,14 @@ def coe_submit(*, coe: CoeDocument, user) -> CoeDocument:
 def coe_approve(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     coe.approve(by=user)
-    coe.version += 1
-    coe.save()
-    _record_revision(coe, user=user, note="Approved")
-    return coe
+    return _step(coe, user=user, note="Approved")
 
 
 @service(dashboard=False)
 def coe_publish(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     coe.publish(by=user)
-    coe.version += 1
-    coe.save()
-    _record_revision(coe, user=user, note="Published")
-    return coe
+    return _step(coe, user=user, note="Published")
 
 
 @service(dashboard=True)
@@ -159,10 +158,7 @@ def coe_return_to_draft(*, coe: CoeDocument, user, reason: str) -> CoeDocument:
     coe.status = CoeStatus.DRAFT
     coe.approver = None
     coe.approved_at = coe.published_at = coe.submitted_at = None
-    coe.version += 1
-    coe.save()
-    _record_revision(coe, user=user, note=f"Reopened from {previous}: {reason.strip()}"[:200])
-    return coe
+    return _step(coe, user=user, note=f"Reopened from {previous}: {reason.strip()}"[:200])
 
 
 @service(dashboard=False)

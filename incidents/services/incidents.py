@@ -6,10 +6,10 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from incidents import repeats
 from incidents.models import Incident, Region, Service, Tag, TimelineEvent
 
-from .. import repeats
-from ._base import service
+from ._base import service, set_fields
 
 # The incident's own fields a caller may set; keys of `data` outside these (and the lists
 # below) are ignored. `owner` is a user; `access_group` a Group, a group's name, or None.
@@ -69,10 +69,7 @@ def _access_group(user, incident: Incident, wanted: Group | str | None) -> Group
 def _save_incident(*, user, incident: Incident, data: dict) -> Incident:
     # The repeat flags this write can move: of the incidents around it before the write and after it.
     before = repeats.around([incident.pk])
-    for name in FIELDS:
-        if name in data:
-            value = data[name]
-            setattr(incident, name, "" if value is None and name not in _NULLABLE else value)
+    set_fields(incident, data, FIELDS, text=set(FIELDS) - _NULLABLE)
     if "access_group" in data:
         incident.access_group = _access_group(user, incident, data["access_group"])
     incident.full_clean(exclude=["key"])
@@ -112,9 +109,7 @@ TIMELINE_FIELDS = ("occurred_at", "precision", "display_tz", "kind", "actor_kind
 
 
 def _save_event(event: TimelineEvent, data: dict) -> TimelineEvent:
-    for name in TIMELINE_FIELDS:
-        if name in data:
-            setattr(event, name, data[name])
+    set_fields(event, data, TIMELINE_FIELDS)
     event.full_clean()
     event.save()
     return event

@@ -11,44 +11,24 @@ the first view after a write has the item; any other failure is a failure.
 """
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from incidents import services
 from incidents.models import ActionItem
 from incidents.models.vocab import ActionStatus
-from tests.factories import ActionItemFactory, IncidentFactory
+from tests import test_write_path
 
 from .test_coe_workflow import AUTOSAVE_PROBE, wait_for_autosave
 from .test_dashboard_browser import open_dashboard
 
 pytestmark = pytest.mark.browser
 
+open_item = test_write_path.open_item  # the fixture: an open item due in a week, with a draft COE
+
 
 class StaleDashboard(AssertionError):
     """The dashboard's first view after the write shows the figures from before it."""
-
-
-@pytest.fixture
-def open_item(roles, reviewer, leader):
-    """An open item due in a week, on an incident of ten days ago with a draft COE."""
-    incident = IncidentFactory(
-        title="Checkout errors",
-        started_at=timezone.now() - timedelta(days=10),
-        detected_at=None,
-        mitigated_at=None,
-        resolved_at=None,
-    )
-    services.coe_start(incident=incident, user=reviewer)
-    return ActionItemFactory(
-        incident=incident,
-        title="Reject empty DNS plans",
-        owner=reviewer,
-        due_date=timezone.localdate() + timedelta(days=7),
-    )
 
 
 def action_item_counts(page: Page) -> dict[str, int]:
@@ -68,7 +48,7 @@ def action_item_counts(page: Page) -> dict[str, int]:
     reason="stale-while-revalidate: the first dashboard view after a write shows the kept figures",
 )
 def test_an_item_closed_in_the_editor_shows_on_the_dashboard_as_done_on_time(
-    open_item, page, new_page, login, artifacts
+    open_item, leader, page, new_page, login, artifacts
 ):
     login(page, "lee")
     open_dashboard(page)
@@ -78,7 +58,7 @@ def test_an_item_closed_in_the_editor_shows_on_the_dashboard_as_done_on_time(
     editor.add_init_script(AUTOSAVE_PROBE)
     login(editor, "rita")
     editor.goto(f"/incidents/{open_item.incident.key}/coe/")
-    expect(editor.locator("#id_items-0-title")).to_have_value("Reject empty DNS plans")
+    expect(editor.locator("#id_items-0-title")).to_have_value(open_item.title)
     editor.locator("#id_items-0-status").select_option(ActionStatus.DONE)
     wait_for_autosave(editor)  # choosing autosaves the sections; the items wait for Save
     editor.locator(".sticky-bar").get_by_role("button", name="Save").click()
