@@ -23,6 +23,7 @@ from .coe import (
     coe_submit,
     review_comment_add,
 )
+from .evidence import source_create, source_update
 from .incidents import (
     access_groups_for,
     incident_create,
@@ -53,6 +54,8 @@ __all__ = [
     "incident_update",
     "notification_preference_set",
     "review_comment_add",
+    "source_create",
+    "source_update",
     "timeline_event_create",
     "timeline_event_delete",
     "timeline_event_update",
