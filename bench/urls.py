@@ -1,4 +1,4 @@
-"""The floor views, mounted under /bench/ only when BENCH_FLOOR_VIEWS=true (coe/urls.py)."""
+"""The floor views, under /bench/ in the benchmark's URLconf only (bench/urlconf.py, bench.settings)."""
 
 from django.urls import path
 

@@ -1,5 +1,3 @@
-import os
-
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -25,7 +23,3 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
-
-# The benchmark's floor views (bench/floor.py): only `make bench` sets this.
-if os.environ.get("BENCH_FLOOR_VIEWS") == "true":
-    urlpatterns.append(path("bench/", include("bench.urls")))
