@@ -45,6 +45,6 @@ def readyz(request):
     body = {
         "status": "ok" if not any(checks.values()) else "unavailable",
         "checks": {name: ("ok" if error is None else f"down: {error}") for name, error in checks.items()},
-        "broker": "redis" if settings.REDIS_URL else "embedded (sqlite)",
+        "broker": "redis" if settings.REDIS_URL else "embedded (files)",
     }
     return JsonResponse(body, status=200 if body["status"] == "ok" else 503)

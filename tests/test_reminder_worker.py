@@ -1,8 +1,9 @@
-"""Reminders through a real Redis and real Celery worker processes.
+"""Reminders through a real broker and real Celery worker processes.
 
 These tests start `celery worker` as separate processes against the test's
-PostgreSQL database, send the sweep through Redis, and read the mail the
-workers wrote to files. They skip without PostgreSQL and Redis, except in CI.
+database, send the sweep through the broker the settings configure (Redis with
+REDIS_URL, else the embedded default's message folder), and read the mail the
+workers wrote to files.
 """
 
 import email
@@ -19,22 +20,21 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from coe.celery import app
 from incidents.models import ReminderLog
 from incidents.models.vocab import ReminderState
 
 from .factories import ActionItemFactory, IncidentFactory, UserFactory
-from .support.servers import require_postgres_and_redis
+from .support.servers import Broker, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def redis_url():
-    url = require_postgres_and_redis()
-    app.control.purge()  # nothing left over from another test in the queue
-    return url
+def broker(tmp_path):
+    broker = Broker(tmp_path)
+    yield broker
+    broker.close()
 
 
 @pytest.fixture
@@ -56,11 +56,11 @@ def due_reminders(db):
 class Workers:
     """Start and stop `celery worker` processes that share the test database."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, *, slow_mail_seconds: float = 0.0):
+    def __init__(self, tmp_path: Path, broker: Broker, *, slow_mail_seconds: float = 0.0):
+        self.broker = broker
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
         self.processes: list[subprocess.Popen] = []
-        db = connection.settings_dict
         self.env = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -69,8 +69,9 @@ class Workers:
             "ENV_FILE": "",
             "DEBUG": "false",
             "SECRET_KEY": "worker-test-secret",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-            "REDIS_URL": redis_url,
+            # The test database (connection.settings_dict names it), over TCP or a Unix socket.
+            "DATABASE_URL": database_url(connection.settings_dict),
+            **broker.env,
             "EMAIL_BACKEND": "tests.support.slow_mail.SlowFileBackend",
             "EMAIL_FILE_PATH": str(self.mail_dir),
             "SLOW_MAIL_SECONDS": str(slow_mail_seconds),
@@ -126,8 +127,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(tmp_path, redis_url):
-    pool = Workers(tmp_path, redis_url)
+def workers(tmp_path, broker):
+    pool = Workers(tmp_path, broker)
     yield pool
     pool.stop()
 
@@ -147,12 +148,12 @@ def sent_count() -> int:
 
 def test_sweep_sends_each_reminder_once_and_a_second_sweep_sends_nothing(workers, due_reminders):
     workers.start("w1")
-    app.send_task("incidents.sweep_reminders")
+    workers.broker.send("incidents.sweep_reminders")
     wait_until(lambda: sent_count() == len(due_reminders), what="every reminder sent")
     assert workers.recipients() == due_reminders
 
-    app.send_task("incidents.sweep_reminders")
-    app.send_task("incidents.sweep_reminders")
+    workers.broker.send("incidents.sweep_reminders")
+    workers.broker.send("incidents.sweep_reminders")
     time.sleep(3)
     assert ReminderLog.objects.count() == len(due_reminders)
     assert workers.recipients() == due_reminders
@@ -163,7 +164,7 @@ def test_two_workers_sweeping_at_once_send_no_duplicates(workers, due_reminders)
     workers.start("w1")
     workers.start("w2")
     for _ in range(4):
-        app.send_task("incidents.sweep_reminders")
+        workers.broker.send("incidents.sweep_reminders")
     wait_until(lambda: sent_count() == len(due_reminders), what="every reminder sent")
     time.sleep(2)  # let any late duplicate show itself
     assert ReminderLog.objects.count() == len(due_reminders)
@@ -174,7 +175,7 @@ def test_worker_killed_mid_sweep_leaves_every_reminder_sent_exactly_once(workers
     # Each message takes 1.5 s to "send", so the kill lands mid-delivery.
     workers.env["SLOW_MAIL_SECONDS"] = "1.5"
     first = workers.start("w1")
-    app.send_task("incidents.sweep_reminders")
+    workers.broker.send("incidents.sweep_reminders")
     wait_until(lambda: sent_count() >= 1, what="the first reminder")
     assert sent_count() < len(due_reminders), "the worker finished before it could be killed"
     first.send_signal(signal.SIGKILL)
@@ -185,7 +186,7 @@ def test_worker_killed_mid_sweep_leaves_every_reminder_sent_exactly_once(workers
     # A restarted worker sweeps on start; rows the dead worker held are handed
     # out again once they count as stuck, as beat's next sweep would find them.
     time.sleep(4)
-    app.send_task("incidents.sweep_reminders")
+    workers.broker.send("incidents.sweep_reminders")
     wait_until(lambda: sent_count() == len(due_reminders), timeout=90, what="every reminder sent after the restart")
     assert workers.recipients() == due_reminders
     assert ReminderLog.objects.count() == len(due_reminders)
