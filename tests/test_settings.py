@@ -19,12 +19,16 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return {**keep, "PYTHONPATH": str(ROOT), "ENV_FILE": "", **overrides}
 
 
+# Settings only parse the URL; nothing connects. Named, so no test starts the embedded server.
+SOME_DATABASE = "postgres://coe@db.example.com:5432/coe"
+
+
 def load_settings(**overrides: str) -> subprocess.CompletedProcess:
-    """Import coe.settings in a fresh interpreter with exactly these variables."""
+    """Import coe.settings in a fresh interpreter with exactly these variables (and a DATABASE_URL)."""
     return subprocess.run(
         [sys.executable, "-c", "import coe.settings as s; print(s.DEBUG, s.DATABASES['default']['ENGINE'])"],
         cwd=ROOT,
-        env=clean_env(**overrides),
+        env=clean_env(**{"DATABASE_URL": SOME_DATABASE, **overrides}),
         capture_output=True,
         text=True,
         check=False,
@@ -37,18 +41,34 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path):
     assert "SECRET_KEY is required" in result.stderr
 
 
-def test_debug_on_runs_on_the_embedded_sqlite_default():
-    result = load_settings(DEBUG="true")
+def test_without_database_url_the_embedded_server_is_used():
+    # coe/local_postgres.py starts the project's own server and gives its URL (a Unix socket);
+    # here a stand-in module gives one, so the test starts nothing.
+    code = (
+        "import sys, types; local = types.ModuleType('coe.local_postgres'); "
+        "local.url = lambda: 'postgresql://coe@/coe_tracker?host=/tmp/sock'; sys.modules[local.__name__] = local; "
+        "import coe.settings as s; d = s.DATABASES['default']; "
+        "print(s.EMBEDDED_DATABASE, d['ENGINE'], d['NAME'], d['HOST'] or d['OPTIONS']['host'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean_env(DEBUG="true"), capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "django.db.backends.sqlite3"]
+    assert result.stdout.split() == ["True", "django.db.backends.postgresql", "coe_tracker", "/tmp/sock"]
 
 
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
         ("DEBUG", "maybe", "DEBUG must be true or false"),
-        ("DATABASE_URL", "mysql://db/coe", "DATABASE_URL must be a sqlite:/// or postgres://"),
-        ("DATABASE_URL", "not a url", "DATABASE_URL must be"),
+        ("DATABASE_URL", "mysql://db/coe", "DATABASE_URL must be a postgres:// URL (PostgreSQL is the only database)"),
+        (
+            "DATABASE_URL",
+            "sqlite:///db.sqlite3",
+            "DATABASE_URL must be a postgres:// URL (PostgreSQL is the only database), not 'sqlite:///db.sqlite3'.",
+        ),
+        ("DATABASE_URL", "not a url", "DATABASE_URL must be a postgres:// URL"),
+        ("DATABASE_URL", "postgres://u@127.0.0.1:5432/", "DATABASE_URL names no database"),
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must start with"),
         ("COE_APPROVAL_TARGET_DAYS", "two weeks", "COE_APPROVAL_TARGET_DAYS must be a whole number"),
         ("COE_APPROVAL_TARGET_DAYS", "0", "must be at least 1"),
@@ -78,13 +98,15 @@ class TestEnvHelpers:
         assert env.env_bool("FLAG", default=True) is True
         assert env.env_int("FLAG", 7) == 7
 
-    def test_postgres_url_without_a_database_is_refused(self, monkeypatch):
-        monkeypatch.setenv("DB", "postgres://u@host:5432/")
+    def test_only_postgres_urls_are_databases(self):
+        assert env.database_config("postgresql://u@host:5432/coe")["ENGINE"] == "django.db.backends.postgresql"
+        with pytest.raises(ImproperlyConfigured, match=r"DB must be a postgres:// URL .*, not 'sqlite:///x'"):
+            env.database_config("sqlite:///x", "DB")
         with pytest.raises(ImproperlyConfigured, match="names no database"):
-            env.env_database("DB", "sqlite:///x")
+            env.database_config("postgres://u@host:5432/", "DB")
 
 
-def test_production_settings_pass_check_deploy(tmp_path):
+def test_production_settings_pass_check_deploy():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -92,7 +114,8 @@ def test_production_settings_pass_check_deploy(tmp_path):
             DEBUG="false",
             SECRET_KEY="a-long-random-production-secret-key-with-enough-entropy-1234567890",
             ALLOWED_HOSTS="coe.example.com",
-            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            DATABASE_URL=SOME_DATABASE,
+            REDIS_URL="redis://cache.example.com:6379/0",
         ),
         capture_output=True,
         text=True,
