@@ -4,13 +4,14 @@ The editor saves its action item table through the same service as the API and t
 page, so closing an item there stamps its completion time, which the dashboard's "done on time"
 counts. The leader looks at the dashboard before and after, as a person would.
 
-The dashboard currently serves its kept figures stale-while-revalidate: the first view after a
-write still shows the figures from before it (with their "as of" time) while a refresh is queued.
-That case is an expected failure of its own (StaleDashboard), kept strict so the test says when
-the first view after a write has the item; any other failure is a failure.
+The dashboard serves its kept figures stale-while-revalidate: the first view after a write may
+still show the figures from before it (with their "as of" time) while a refresh is queued (run
+in-process here, by the Celery worker in production), so the leader reloads until the figures
+are newer than the write, as a person would.
 """
 
 import re
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -27,10 +28,6 @@ pytestmark = pytest.mark.browser
 open_item = test_write_path.open_item  # the fixture: an open item due in a week, with a draft COE
 
 
-class StaleDashboard(AssertionError):
-    """The dashboard's first view after the write shows the figures from before it."""
-
-
 def action_item_counts(page: Page) -> dict[str, int]:
     """The numbers under the action items chart, by label."""
     figure = page.locator("#fig-action_items")
@@ -42,11 +39,6 @@ def action_item_counts(page: Page) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.xfail(
-    raises=StaleDashboard,
-    strict=True,
-    reason="stale-while-revalidate: the first dashboard view after a write shows the kept figures",
-)
 def test_an_item_closed_in_the_editor_shows_on_the_dashboard_as_done_on_time(
     open_item, leader, page, new_page, login, artifacts
 ):
@@ -71,10 +63,11 @@ def test_an_item_closed_in_the_editor_shows_on_the_dashboard_as_done_on_time(
 
     assert ActionItem.objects.get(pk=open_item.pk).completed_at.date() <= open_item.due_date
 
-    open_dashboard(page)
+    closed_at = ActionItem.objects.get(pk=open_item.pk).completed_at
+    for _ in range(5):  # a kept view or two, then the refreshed one
+        open_dashboard(page)
+        if datetime.fromisoformat(page.get_by_test_id("computed-at").get_attribute("datetime")) > closed_at:
+            break
     page.screenshot(path=artifacts / "dashboard-item-closed-in-editor.png", full_page=True)
     assert page.console_errors == []
-    counts = action_item_counts(page)
-    if counts != {"Open": 0, "Overdue": 0, "Done on time": 1, "Done late": 0}:
-        as_of = page.get_by_test_id("computed-at").all_inner_texts()
-        raise StaleDashboard(f"the dashboard shows {counts}, as of {as_of}")
+    assert action_item_counts(page) == {"Open": 0, "Overdue": 0, "Done on time": 1, "Done late": 0}
