@@ -153,8 +153,9 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     CELERY_BROKER_URL = "filesystem://"
-    _queue = LOCAL_STATE_DIR / "celery-queue"
-    _queue.mkdir(parents=True, exist_ok=True)
+    _queue, _control = LOCAL_STATE_DIR / "celery-queue", LOCAL_STATE_DIR / "celery-control"
+    for _folder in (_queue, _control):
+        _folder.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
@@ -173,7 +174,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
     if REDIS_URL
-    else {"data_folder_in": str(_queue), "data_folder_out": str(_queue)}
+    else {"data_folder_in": str(_queue), "data_folder_out": str(_queue), "control_folder": str(_control)}
 )
 # Tests can run tasks inline (no broker) with CELERY_TASK_ALWAYS_EAGER=true.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -66,10 +66,11 @@ class Broker:
             self.connection: Connection = app.connection_for_write(self.redis_url)
         else:
             state = tmp_path / "local-state"
-            queue = state / "celery-queue"
-            queue.mkdir(parents=True)
+            queue, control = state / "celery-queue", state / "celery-control"
+            for folder in (queue, control):
+                folder.mkdir(parents=True)
             self.env = {"REDIS_URL": "", "LOCAL_STATE_DIR": str(state)}
-            folders = {"data_folder_in": str(queue), "data_folder_out": str(queue)}
+            folders = {"data_folder_in": str(queue), "data_folder_out": str(queue), "control_folder": str(control)}
             self.connection = app.connection_for_write("filesystem://", transport_options=folders)
         app.control.purge(connection=self.connection)  # nothing left over from another test in the queue
 
