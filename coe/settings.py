@@ -7,6 +7,7 @@ Every variable read here is listed, with a development-safe value, in
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import database_config, env_bool, env_int, env_list, env_str, env_url
@@ -201,6 +202,29 @@ REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5, minimum=1)
 REMINDER_STUCK_AFTER_SECONDS = env_int("REMINDER_STUCK_AFTER_SECONDS", 900, minimum=1)
 # The sweep runs this often (minutes); each reminder still goes out once per period.
 REMINDER_SWEEP_MINUTES = env_int("REMINDER_SWEEP_MINUTES", 15, minimum=1)
+
+# The whole schedule. Each reminder goes out once per period whatever the
+# sweep's frequency: the sweep claims, it does not count.
+CELERY_BEAT_SCHEDULE = {
+    # Every REMINDER_SWEEP_MINUTES (default 15): digests, escalations and COE
+    # reminders for today, and a retry of anything a dead worker left behind.
+    "sweep-reminders": {
+        "task": "incidents.sweep_reminders",
+        "schedule": REMINDER_SWEEP_MINUTES * 60,
+    },
+    # Mondays at 08:00 (CELERY_TIMEZONE): the same sweep, so the leadership
+    # weekly summary goes out at the start of the working week.
+    "leadership-weekly": {
+        "task": "incidents.sweep_reminders",
+        "schedule": crontab(hour=8, minute=0, day_of_week="mon"),
+    },
+    # Daily at 03:30: repeat flags mended where two simultaneous writes each missed the other
+    # and writes that bypass the services (the services keep them otherwise; incidents/repeats.py).
+    "rebuild-repeat-flags": {
+        "task": "incidents.rebuild_repeat_flags",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
 
 # Product rules (DOMAIN.md 1.5 L12: a COE drafted, and approved, promptly).
 COE_APPROVAL_TARGET_DAYS = env_int("COE_APPROVAL_TARGET_DAYS", 14, minimum=1)
