@@ -301,9 +301,9 @@ def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Inciden
 def whole_set(incidents: QuerySet[Incident], user) -> dict:
     """One pass over the incidents for the figures that do not group by time.
 
-    Per cause, per attribution status, the repeats (of incidents `user` may see),
-    and the COE timeliness of the resolved ones: conditional counts, and the percentiles of days from resolution to approval (NULL, and
-    so skipped, where there is no approval).
+    Per cause, per attribution status, the repeats (of incidents `user` may see), and the COE
+    timeliness of the resolved ones: conditional counts, and the percentiles of days from
+    resolution to approval (NULL, and so skipped, where there is no approval).
     """
     target = timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
     resolved = Q(resolved_at__isnull=False)
