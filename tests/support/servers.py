@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from celery.exceptions import AlwaysEagerIgnored
+from django.conf import settings
 from kombu import Connection
 
 from coe.celery import app
@@ -65,13 +66,17 @@ class Broker:
             self.env = {"REDIS_URL": self.redis_url}
             self.connection: Connection = app.connection_for_write(self.redis_url)
         else:
+            # The settings' folders (under LOCAL_STATE_DIR), moved to this test's own.
             state = tmp_path / "local-state"
-            queue, control = state / "celery-queue", state / "celery-control"
-            for folder in (queue, control):
-                folder.mkdir(parents=True)
             self.env = {"REDIS_URL": "", "LOCAL_STATE_DIR": str(state)}
-            folders = {"data_folder_in": str(queue), "data_folder_out": str(queue), "control_folder": str(control)}
-            self.connection = app.connection_for_write("filesystem://", transport_options=folders)
+            folders = {
+                name: str(state / Path(value).relative_to(settings.LOCAL_STATE_DIR))
+                for name, value in settings.CELERY_BROKER_TRANSPORT_OPTIONS.items()
+                if Path(str(value)).is_relative_to(settings.LOCAL_STATE_DIR)
+            }
+            for folder in folders.values():
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            self.connection = app.connection_for_write(settings.CELERY_BROKER_URL, transport_options=folders)
         app.control.purge(connection=self.connection)  # nothing left over from another test in the queue
 
     def send(self, task: str) -> None:
