@@ -27,7 +27,7 @@ import json
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +54,7 @@ from .models import (
     Tag,
     Team,
     TimelineEvent,
+    keys,
 )
 from .models import vocab as v
 from .models.coe import SECTION_KEYS
@@ -392,17 +393,6 @@ def _next_id(model: type[models.Model]) -> int:
     return (model.objects.aggregate(m=models.Max("pk"))["m"] or 0) + 1
 
 
-def _key_numbers() -> dict[int, int]:
-    """The largest number already used per year (numerically: INC-2026-10000 comes after INC-2026-9999)."""
-    largest: dict[int, int] = {}
-    for key in Incident.objects.filter(key__startswith="INC-").values_list("key", flat=True).iterator(chunk_size=5000):
-        parts = key.split("-")
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-            year, number = int(parts[1]), int(parts[2])
-            largest[year] = max(largest.get(year, 0), number)
-    return largest
-
-
 # Pools ---------------------------------------------------------------------
 
 
@@ -652,7 +642,17 @@ class _Generator:
         self.text = _Text(seed)
         self.ids = {name: _next_id(model) for name, model in _ID_MODELS.items()}
 
-    def incident(self, number: int, key: str, started_at: datetime) -> None:
+    def restricted(self, number: int) -> bool:
+        """Whether incident `number` is restricted, drawn apart from its other values: its key (the
+        next public number, or opaque) has to be known before they are made."""
+        return random.Random(f"{self.seed}:{number}:restricted").random() < SHARE_RESTRICTED
+
+    def restricted_key(self, year: int) -> str:
+        """An opaque key for the next incident, the same for the same seed in a fresh database (drawn from
+        the incident's id, so a second run with the same seed draws others)."""
+        return keys.restricted_key(year, random.Random(f"{self.seed}:{self.ids['incident']}:key"))
+
+    def incident(self, number: int, key: str, started_at: datetime, *, restricted: bool) -> None:
         rng = random.Random(self.seed * 1_000_003 + number)
         p, t, text = self.pools, self.t, self.text
         incident_id = self.ids["incident"]
@@ -686,7 +686,6 @@ class _Generator:
         if detected > self.end_at:
             detected = None
 
-        restricted = rng.random() < SHARE_RESTRICTED
         has_ai = rng.random() < SHARE_AI
         attribution = _pick(rng, _ATTRIBUTION)
         adopted = ""
@@ -1067,8 +1066,7 @@ class _Writer:
 def _bulk_settings() -> list[str]:
     """Per-transaction settings that make a bulk load cheaper."""
     # A load that fails is rerun, not recovered: no need to wait for the disk at each commit.
-    # The repeat flags' triggers wait too: one pass sets them all at the end (migration 0009).
-    statements = ["SET LOCAL synchronous_commit TO OFF", "SET LOCAL coe.defer_repeat_flags TO 'on'"]
+    statements = ["SET LOCAL synchronous_commit TO OFF"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
         if cursor.fetchone():
@@ -1093,7 +1091,6 @@ def generate(
         pools = _pools()
     tables = _tables()
     generator = _Generator(seed=seed, end=end, pools=pools, tables=tables)
-    numbers = _key_numbers()
     starts = _start_times(seed, incidents, end)
     say(f"Generating {incidents} incidents (seed {seed}, up to {end.isoformat()}) in batches of {batch}")
     writer = _Writer(_bulk_settings(), tables, parallel=not connection.in_atomic_block)
@@ -1112,11 +1109,19 @@ def generate(
         done = 0
         while done < incidents:
             upto = min(incidents, done + batch)
+            # The batch's public keys are taken from the app's own counters (incidents/models/keys.py),
+            # a block per year, so the app numbers on from them and never gives one twice.
+            restricted = {number: generator.restricted(number) for number in range(done, upto)}
+            wanted = Counter(starts[number].year for number in range(done, upto) if not restricted[number])
+            numbers = {year: iter(keys.take_numbers(year, count)) for year, count in sorted(wanted.items())}
             for number in range(done, upto):
                 started_at = starts[number]
                 year = started_at.year
-                numbers[year] = numbers.get(year, 0) + 1
-                generator.incident(number, f"INC-{year}-{numbers[year]:04d}", started_at)
+                if restricted[number]:
+                    key = generator.restricted_key(year)
+                else:
+                    key = keys.public_key(year, next(numbers[year]))
+                generator.incident(number, key, started_at, restricted=restricted[number])
             ceiling = {model: generator.ids[name] - 1 for name, model in _ID_MODELS.items()}
             writer.write(ceiling, lambda rows, n=upto - done: progress(n, rows))
             done = upto
