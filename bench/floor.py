@@ -3,11 +3,12 @@
 - constant: a bare Django view returning a constant (the cost of Django's stack alone);
 - incident_list / incident_detail: the rows the API list and detail return, from hand-written SQL
   run with psycopg on Django's connection and dumped with orjson; no ORM, no DRF, no templates;
-- replay: for the dashboard and the search page, the app's own SELECTs (captured by probe.py)
-  run with psycopg and dumped with orjson, so the ratio is what Python and templates add to them.
+- replay: for the search page, the app's own SELECTs (captured by probe.py) run with psycopg and
+  dumped with orjson, so the ratio is what Python and templates add to them. (The dashboard has
+  no floor: its default views are served from kept figures, computed by a Celery worker.)
 
-The views trust a `uid` parameter for visibility instead of authenticating: they exist only
-when BENCH_FLOOR_VIEWS=true, which only the benchmark sets.
+The views trust a `uid` parameter for visibility instead of authenticating: they are only in the
+benchmark's URLconf (bench/urlconf.py, selected by bench.settings), never in the product's.
 """
 
 from __future__ import annotations

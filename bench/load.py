@@ -82,10 +82,10 @@ def sequential(
     *,
     seconds: float,
     at_least: int,
-    before: Callable[[], None] | None = None,
+    inspect: Callable[[bytes], None] | None = None,
 ) -> dict:
     """One request after another, for pages that take seconds: at least `at_least`, then until
-    time is up; `before` (a write, say) is called before each, outside the time measured."""
+    time is up; `inspect` is given each answer's body, outside the time measured."""
     host, port = base.removeprefix("http://").rstrip("/").split(":")
     latencies, errors, non_2xx = [], 0, 0
     began = time.perf_counter()
@@ -93,20 +93,20 @@ def sequential(
     while n < at_least or time.perf_counter() - began < seconds:
         path = paths[n % len(paths)]
         n += 1
-        if before:
-            before()
         start = time.perf_counter()
         try:
             conn = http.client.HTTPConnection(host, int(port), timeout=600)
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
-            response.read()
+            body = response.read()
             conn.close()
         except OSError:
             errors += 1
             continue
         latencies.append(time.perf_counter() - start)
         non_2xx += not 200 <= response.status < 400
+        if inspect:
+            inspect(body)
     elapsed = time.perf_counter() - began
     latencies.sort()
     count = len(latencies)

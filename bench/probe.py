@@ -3,6 +3,7 @@
     python -m bench.probe setup             the bench user, a session, the keys and terms the cases use
     python -m bench.probe check SPEC.json   queries per request, EXPLAIN ANALYZE of each, replay files
     python -m bench.probe sweep DAY         the reminder sweep, timed; its claims are removed afterwards
+    python -m bench.probe reminders-sent    today's reminders claimed and marked sent (before the worker starts)
 
 run.py calls these with the benchmark's environment (DATABASE_URL and the rest).
 """
@@ -41,7 +42,7 @@ SEQ_SCAN_ROWS = 10_000
 
 
 def _django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coe.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     import django
 
     django.setup()
@@ -49,13 +50,14 @@ def _django():
 
 def setup(search_term: str) -> dict:
     """The bench user (a reviewer in one access group, not a superuser), a session, and what the cases ask for."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.auth.models import Group
     from django.contrib.sessions.backends.db import SessionStore
     from django.db.models import Count
 
     from incidents.generate import USER_PREFIX
-    from incidents.models import Incident
+    from incidents.models import Incident, Service
     from incidents.roles import REVIEWERS
 
     user, _ = get_user_model().objects.get_or_create(
@@ -85,6 +87,15 @@ def setup(search_term: str) -> dict:
     )
     richest = complete.order_by("-n", "pk").values_list("key", flat=True).first() or keys[-1]
     poorest = complete.order_by("n", "pk").values_list("key", flat=True).first() or keys[0]
+    year_start = end_day - timedelta(days=365)
+    # The dashboard's filtered case: the service with the most incidents in the last year.
+    service = (
+        Service.objects.filter(incidents__started_at__date__gte=year_start)
+        .annotate(n=Count("incidents"))
+        .order_by("-n", "name")
+        .values_list("name", flat=True)
+        .first()
+    )
     return {
         "user_id": user.pk,
         "username": user.username,
@@ -97,7 +108,18 @@ def setup(search_term: str) -> dict:
         "poorest_key": poorest,
         "search_term": search_term,
         "end": end_day.isoformat(),
-        "year_start": (end_day - timedelta(days=365)).isoformat(),
+        "year_start": year_start.isoformat(),
+        "service": service,
+        # What the app runs with (the product's settings, the benchmark's URLconf).
+        "settings": {
+            "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+            "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
+            "dashboard_cache_seconds": settings.DASHBOARD_CACHE_SECONDS,
+            "dashboard_max_age_seconds": settings.DASHBOARD_MAX_AGE_SECONDS,
+            "dashboard_refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
+            "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+            "root_urlconf": settings.ROOT_URLCONF,
+        },
     }
 
 
@@ -128,12 +150,12 @@ def _capture(client, url: str, *, cached: bool = False):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, override_settings
 
-    # The dashboard's figures: computed (the cache off), or served from the cache (kept by this call).
+    # A dashboard's default view: its figures kept (by the first call here) and served from the
+    # cache; any other page, or cached=False, computed (the cache off).
     keep = settings.DASHBOARD_CACHE_SECONDS if cached else 0
     with override_settings(DASHBOARD_CACHE_SECONDS=keep):
         client.get(url)  # warm: the token's last_used_at write happens at most once a minute
-        # One connection, so every query is seen (the app runs the dashboard's passes side by side).
-        with override_settings(DB_QUERY_THREADS=1), CaptureQueriesContext(connection) as queries:
+        with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
     return response, [q["sql"] for q in queries.captured_queries]
 
@@ -254,6 +276,24 @@ def sweep(day: str) -> dict:
     }
 
 
+def reminders_sent() -> dict:
+    """Today's reminders claimed and marked sent, as in a deployment that has run all day: the
+    Celery worker the benchmark starts sweeps on start (incidents.tasks.sweep_on_start) and then
+    finds nothing to deliver, instead of thousands of digests the sweep case's clean-up left due."""
+    from django.utils import timezone
+
+    from incidents import reminders
+    from incidents.models import ReminderLog
+    from incidents.models.vocab import ReminderState
+
+    began = time.monotonic()
+    result = reminders.sweep()
+    marked = ReminderLog.objects.filter(state=ReminderState.CLAIMED).update(
+        state=ReminderState.SENT, sent_at=timezone.now()
+    )
+    return {"claimed": len(result.to_deliver), "marked_sent": marked, "seconds": round(time.monotonic() - began, 1)}
+
+
 def main(argv: list[str]) -> None:
     _django()
     task, *args = argv
@@ -263,6 +303,8 @@ def main(argv: list[str]) -> None:
         result = check(*args)
     elif task == "sweep":
         result = sweep(*args)
+    elif task == "reminders-sent":
+        result = reminders_sent()
     else:
         raise SystemExit(f"unknown task {task!r}")
     sys.stdout.write(json.dumps(result, default=str) + "\n")

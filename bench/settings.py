@@ -6,16 +6,6 @@ this module through DJANGO_SETTINGS_MODULE for gunicorn, the Celery worker, the 
 probes; nothing else does, so the floor views are never served by the product.
 """
 
-import os
-
-# Importing coe.settings imports the package coe, whose Celery app reads a setting at import. When
-# Django is setting up with this module (manage.py, django.setup()), that read would find this
-# module half-imported; while coe loads, the product's settings answer it (the same values). Django
-# then builds its settings from this module, once it is complete.
-os.environ["DJANGO_SETTINGS_MODULE"] = "coe.settings"
-try:
-    from coe.settings import *  # noqa: F403
-finally:
-    os.environ["DJANGO_SETTINGS_MODULE"] = __name__
+from coe.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urlconf"
