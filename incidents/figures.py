@@ -5,8 +5,8 @@ a second at 100,000 incidents), and leadership opens the same few views all day.
 each default view (a preset period, no other filter; metrics.PRESETS) are kept whole in the cache,
 under a key that covers everything they depend on:
 
-- the audience: which restricted incidents the viewer may not see (viewers who see the same
-  incidents see the same figures, so a team shares one entry);
+- the audience: what decides which restricted incidents the viewer may see (their groups and the
+  restricted incidents they own; superusers see all), so a team shares one entry;
 - the view, the day (overdue items and the burn-down move at midnight) and the time zone;
 - the COE approval target, and a digest of the code and vocabularies the figures are computed by
   (a deploy that adds a cause never reads counts laid out by the code before it).
@@ -32,8 +32,11 @@ from functools import cache as memoize
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from . import metrics
@@ -83,11 +86,28 @@ def preset_of(scope: Scope, today: date) -> str | None:
     return None
 
 
+def _audience(user) -> list:
+    """What decides which restricted incidents the viewer sees (Incident.objects.visible_to): all
+    of them for a superuser, else those of the viewer's groups and those the viewer owns. Viewers
+    with the same groups and owned restricted incidents see the same incidents. One query
+    (listing the incidents hidden from a viewer instead cost 19 ms at 100,000 incidents)."""
+    if user.is_superuser:
+        return ["all"]
+    membership = get_user_model().groups.through.objects.filter(user_id=OuterRef("pk")).order_by("group_id")
+    owned = Incident.objects.filter(restricted=True, owner_id=OuterRef("pk")).order_by("pk")
+    groups, incidents = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .values_list(ArraySubquery(membership.values("group_id")), ArraySubquery(owned.values("pk")))
+        .get()
+    )
+    return [groups, incidents]
+
+
 def _key(user, preset: str, today: date) -> str:
-    hidden = sorted(Incident.objects.hidden_from(user).values_list("pk", flat=True))
     parts = [
         _code_digest(),
-        hidden,
+        _audience(user),
         preset,
         today.isoformat(),
         settings.TIME_ZONE,

@@ -86,10 +86,25 @@ class TestAudiences:
         assert not unseen.kept
         assert unseen.metrics["incidents_total"] == seen["incidents_total"] - 1
 
-    def test_viewers_who_see_the_same_incidents_share_one_entry(self, world, outsider):
+    def test_viewers_in_the_same_groups_share_one_entry(self, world, outsider):
         figures.dashboard(outsider, ALL_TIME, today=TODAY)
         colleague = UserFactory(username="colleague")
+        colleague.groups.set(outsider.groups.all())
         assert figures.dashboard(colleague, ALL_TIME, today=TODAY).kept
+
+    def test_an_owner_of_a_restricted_incident_outside_its_group_gets_figures_of_their_own(
+        self, world, outsider, restricted_group
+    ):
+        figures.dashboard(outsider, ALL_TIME, today=TODAY)
+        owner = UserFactory(username="owner")
+        owner.groups.set(outsider.groups.all())
+        IncidentFactory(owner=owner, restricted=True, access_group=restricted_group)
+        mine = figures.dashboard(owner, ALL_TIME, today=TODAY)
+        assert not mine.kept
+        assert (
+            mine.metrics["incidents_total"]
+            == figures.dashboard(outsider, ALL_TIME, today=TODAY).metrics["incidents_total"] + 1
+        )
 
     def test_a_new_group_member_gets_figures_of_their_own(self, world, outsider):
         figures.dashboard(outsider, ALL_TIME, today=TODAY)
