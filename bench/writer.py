@@ -117,7 +117,7 @@ class Writer:
                 if kind == "item":
                     item = ActionItem.objects.get(pk=pk)
                     was = item.status
-                    services.action_item_update(item=item, data={"status": ActionStatus.DONE})
+                    services.action_item_update(item=item, data={"status": ActionStatus.DONE}, user=self.user)
                 elif kind == "incident":
                     incident = Incident.objects.get(pk=pk)
                     was = incident.severity
@@ -139,7 +139,7 @@ class Writer:
 
         for kind, pk, was in reversed(self.changed):
             if kind == "item":
-                services.action_item_update(item=ActionItem.objects.get(pk=pk), data={"status": was})
+                services.action_item_update(item=ActionItem.objects.get(pk=pk), data={"status": was}, user=self.user)
             elif kind == "incident":
                 services.incident_update(user=self.user, incident=Incident.objects.get(pk=pk), data={"severity": was})
             else:
