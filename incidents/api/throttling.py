@@ -1,0 +1,94 @@
+"""The API's rate limits, counted in the shared cache (Redis) and, while it cannot be reached, in each process.
+
+DRF's throttles keep their counts in Django's cache. With Redis down every call to it raises, which made every
+authenticated API request a 500. Here a failing cache is left alone for RETRY_SHARED_SECONDS and the counts go
+to a cache of the process's own meanwhile: the limits still hold per process, and nothing fails.
+"""
+
+import logging
+import threading
+import time
+
+from django.core.cache import cache as shared_cache
+from django.core.cache.backends.locmem import LocMemCache
+from rest_framework import throttling
+
+from coe.security import client_ip
+
+logger = logging.getLogger(__name__)
+
+RETRY_SHARED_SECONDS = 5.0
+
+
+class FallbackCache:
+    """The shared cache, or this process's own while the shared one fails (get and set, what throttles use)."""
+
+    def __init__(self):
+        self.local = LocMemCache("api-throttles", {"OPTIONS": {"MAX_ENTRIES": 10000}})
+        self._lock = threading.Lock()
+        self._down_until = 0.0  # time.monotonic() before which the shared cache is not tried
+
+    def _call(self, method: str, *args):
+        if time.monotonic() >= self._down_until:
+            try:
+                result = getattr(shared_cache, method)(*args)
+            except Exception:
+                with self._lock:
+                    was_up = self._down_until == 0.0
+                    self._down_until = time.monotonic() + RETRY_SHARED_SECONDS
+                if was_up:
+                    logger.warning("Cache unreachable: the API's rate limits count in each process", exc_info=True)
+            else:
+                with self._lock:
+                    was_down, self._down_until = self._down_until != 0.0, 0.0
+                if was_down:
+                    logger.warning("Cache reachable again: the API's rate limits are shared again")
+                return result
+        return getattr(self.local, method)(*args)
+
+    def get(self, key, default=None):
+        return self._call("get", key, default)
+
+    def set(self, key, value, timeout):
+        return self._call("set", key, value, timeout)
+
+
+fallback_cache = FallbackCache()
+
+
+class ClientIdentMixin:
+    cache = fallback_cache
+
+    def get_ident(self, request):
+        # DRF's own believes any X-Forwarded-For; the client's address is coe.security's to decide.
+        return client_ip(request)
+
+
+class AnonRateThrottle(ClientIdentMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(ClientIdentMixin, throttling.UserRateThrottle):
+    pass
+
+
+class BadTokenThrottle(ClientIdentMixin, throttling.SimpleRateThrottle):
+    """Requests with a token that is not valid, per client address: checked before a token is looked up,
+    counted after it failed (BearerTokenAuthentication)."""
+
+    scope = "bad_token"
+
+    def get_cache_key(self, request, view=None):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def wait_before_trying(self, request) -> float | None:
+        """Seconds this client must wait before its next token is looked at, or None when it may go on."""
+        self.key = self.get_cache_key(request)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        return self.wait() if len(self.history) >= self.num_requests else None
+
+    def failed(self):
+        self.throttle_success()  # records the attempt in the history, as an allowed request would be
