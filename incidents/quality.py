@@ -737,7 +737,7 @@ def _reviewed(data: _Input) -> _Result:
     return result
 
 
-_RELATED_LINK = re.compile(r"https?://\S+|\bINC-\d{4}-\d{4}\b")
+_RELATED_LINK = re.compile(r"https?://\S+|\b(?:INC-\d{4}-\d{4,}|RST-\d{4}-[0-9A-HJKMNP-TV-Z]{8})\b")
 
 
 @_rule("L16", "Related tickets and prior incidents are linked", required=False, source="WA COE")
@@ -764,7 +764,7 @@ L17_ALLOWED = frozenset(_L17_ALLOWED_WORDS.split())
 # Two to six capitals standing alone (a trailing plural "s" allowed), so
 # "NLB" and "NLBs" count, while "EC2" or "SEV1" do not.
 _ACRONYM = re.compile(r"\b([A-Z]{2,6})s?\b")
-_NOT_PROSE = re.compile(r"https?://\S+|\bINC-\d{4}-\d{4}\b")
+_NOT_PROSE = re.compile(r"https?://\S+|\b(?:INC-\d{4}-\d{4,}|RST-\d{4}-[0-9A-HJKMNP-TV-Z]{8})\b")
 
 
 @_rule("L17", "Acronyms are explained", required=False, source='SRE Workbook ch. 10, "Missing context"')

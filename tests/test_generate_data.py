@@ -14,7 +14,16 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from incidents.generate import END, _Table, fingerprint, generate
-from incidents.models import ActionItem, AIInvolvement, Claim, CoeDocument, Incident, Source, TimelineEvent
+from incidents.models import (
+    ActionItem,
+    AIInvolvement,
+    Claim,
+    CoeDocument,
+    Incident,
+    IncidentKeyCounter,
+    Source,
+    TimelineEvent,
+)
 from incidents.models import vocab as v
 
 from .factories import IncidentFactory
@@ -121,17 +130,23 @@ class TestShape:
         assert any(a for a, _ in flags.values())
 
     def test_keys_unique_well_formed_and_numbered_per_year(self, generated):
-        rows = list(Incident.objects.values_list("key", "started_at"))
-        keys = [key for key, _ in rows]
+        rows = list(Incident.objects.values_list("key", "started_at", "restricted"))
+        keys = [key for key, _, _ in rows]
         assert len(set(keys)) == len(keys)
         by_year: dict[int, list[int]] = {}
-        for key, started_at in rows:
+        for key, started_at, restricted in rows:
+            if restricted:
+                # Opaque, and no number of the public series (incidents/models/keys.py).
+                assert re.fullmatch(rf"RST-{started_at.year}-[0-9A-HJKMNP-TV-Z]{{8}}", key), key
+                continue
             match = re.fullmatch(r"INC-(\d{4})-(\d{4,})", key)
             assert match, key
             assert int(match[1]) == started_at.year
             by_year.setdefault(started_at.year, []).append(int(match[2]))
-        for numbers in by_year.values():
+        for year, numbers in by_year.items():
             assert sorted(numbers) == list(range(1, len(numbers) + 1))
+            # The app's counter moved on with them.
+            assert IncidentKeyCounter.objects.get(year=year).last == len(numbers)
 
 
 def test_keys_continue_after_existing_ones():

@@ -228,9 +228,9 @@ class TestTimeline:
 
 
 def test_keys_keep_counting_past_9999():
-    from incidents.models import Incident
+    from incidents.models import IncidentKeyCounter
 
-    first = IncidentFactory()
-    Incident.objects.filter(pk=first.pk).update(key="INC-2025-9999")
+    IncidentFactory()
+    IncidentKeyCounter.objects.filter(year=2025).update(last=9999)
     IncidentFactory()  # INC-2025-10000
     assert IncidentFactory().key == "INC-2025-10001"

@@ -5,6 +5,7 @@ from .ai import AIInvolvement
 from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
 from .evidence import Claim, Source
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
+from .keys import IncidentKeyCounter
 from .reminders import NotificationPreference, ReminderLog
 from .teams import Region, Service, Tag, Team
 from .tokens import ApiToken, TokenScope
@@ -21,6 +22,7 @@ __all__ = [
     "ImpactFigure",
     "Incident",
     "IncidentFactor",
+    "IncidentKeyCounter",
     "NotificationPreference",
     "Region",
     "ReminderLog",

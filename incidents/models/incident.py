@@ -8,12 +8,12 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Max, Q
-from django.db.models.functions import Cast, Substr
+from django.db.models import Q
 from django.urls import reverse
 
 from .fulltext import incident_vector, search_index, stored_vector, timeline_vector
 from .vocab import (
+from .keys import public_key, restricted_key, take_numbers
     ActorKind,
     AttributionStatus,
     ContributingFactor,
@@ -81,7 +81,10 @@ class IncidentQuerySet(models.QuerySet):
 
 class Incident(models.Model):
     key = models.CharField(
-        max_length=20, unique=True, editable=False, help_text="Human-readable key, e.g. INC-2025-0001."
+        max_length=20,
+        unique=True,
+        editable=False,
+        help_text="Human-readable key: INC-2025-0001, or RST-2025-7KQ3XM2D if restricted (incidents/models/keys.py).",
     )
     external_id = models.CharField(
         max_length=100,
@@ -217,10 +220,17 @@ class Incident(models.Model):
     def save(self, *args, **kwargs) -> None:
         if self.key:
             return super().save(*args, **kwargs)
-        # Keys are per year of the start. Two writers may pick the same
-        # number; the unique index decides, and the loser takes the next one.
+        year = self.started_at.year
+        if not self.restricted:
+            # The year's counter row stays locked until this transaction ends: no other writer can
+            # take this number, and a rollback (of the savepoint too) gives it back.
+            with transaction.atomic():
+                self.key = public_key(year, take_numbers(year)[0])
+                return super().save(*args, **kwargs)
+        # 40 random bits: a clash with another restricted incident of the year is all but
+        # impossible, and the unique index would catch it; then draw again.
         for _attempt in range(5):
-            self.key = self._next_key()
+            self.key = restricted_key(year)
             try:
                 with transaction.atomic():
                     return super().save(*args, **kwargs)
@@ -232,16 +242,6 @@ class Incident(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("incidents:detail", kwargs={"key": self.key})
-
-    def _next_key(self) -> str:
-        prefix = f"INC-{self.started_at.year}-"
-        # The numeric maximum: as text, INC-2026-9999 would sort above INC-2026-10000.
-        last = (
-            Incident.objects.filter(key__startswith=prefix)
-            .annotate(number=Cast(Substr("key", len(prefix) + 1), models.IntegerField()))
-            .aggregate(top=Max("number"))["top"]
-        )
-        return f"{prefix}{(last or 0) + 1:04d}"
 
     # Derived durations. None when either end is unknown; never guessed.
     @staticmethod
