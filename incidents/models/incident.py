@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.urls import reverse
 
 from .fulltext import incident_vector, search_index, stored_vector, timeline_vector
-from .vocab import (
 from .keys import public_key, restricted_key, take_numbers
+from .vocab import (
     ActorKind,
     AttributionStatus,
     ContributingFactor,
