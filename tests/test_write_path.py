@@ -107,10 +107,11 @@ def test_reopening_an_item_clears_its_completion(way, client_for, reviewer, open
     assert item_counts(reviewer)["open"] == 1
 
 
-def test_closing_again_keeps_the_first_completion_time(reviewer, open_item):
-    done = services.action_item_update(item=open_item, data={"status": ActionStatus.DONE})
+def test_closing_again_keeps_the_first_completion_time(reviewer, approver, open_item):
+    done = services.action_item_update(item=open_item, data={"status": ActionStatus.DONE}, user=reviewer)
     first = done.completed_at
-    verified = services.action_item_update(item=done, data={"status": ActionStatus.VERIFIED})
+    # Verified by a second person (the two-person rule: tests/test_verify_two_person.py).
+    verified = services.action_item_update(item=done, data={"status": ActionStatus.VERIFIED}, user=approver)
     assert verified.completed_at == first
 
 

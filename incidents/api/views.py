@@ -230,7 +230,7 @@ class ActionItemViewSet(IncidentChildViewSet):
             serializer = s.ActionItemInputSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
             try:
-                item = services.action_item_update(item=item, data=serializer.validated_data)
+                item = services.action_item_update(item=item, data=serializer.validated_data, user=request.user)
             except DjangoValidationError as error:
                 raise _validation_error(error) from None
         response = Response(self.get_serializer(item).data)
@@ -246,7 +246,10 @@ class ActionItemViewSet(IncidentChildViewSet):
             raise ValidationError({"status": f"Close with one of {', '.join(v.ACTION_STATUSES_CLOSED)}."})
         with transaction.atomic():
             item = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
-            item = services.action_item_update(item=item, data={"status": wanted})
+            try:
+                item = services.action_item_update(item=item, data={"status": wanted}, user=request.user)
+            except DjangoValidationError as error:
+                raise _validation_error(error) from None
         return Response(self.get_serializer(item).data)
 
 

@@ -60,6 +60,14 @@ class ActionItem(models.Model):
     )
     disputed = models.BooleanField(default=False)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Who closed it and who then verified it worked: never the same person, nor its owner
+    # (the two-person rule, kept by services.action_item_update).
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     search_vector = stored_vector(action_vector())

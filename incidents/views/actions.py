@@ -22,7 +22,7 @@ def action_item_detail(request, key: str, item_id: int):
     form = ActionItemStatusForm(request.POST or None, instance=item)
     if request.method == "POST":
         require(request.user, "incidents.change_actionitem")
-        if form.is_valid() and form.save_with(services.action_item_update, item=item):
+        if form.is_valid() and form.save_with(services.action_item_update, item=item, user=request.user):
             messages.success(request, f"Status: {item.get_status_display()}.")
             return redirect("incidents:action-item", key=key, item_id=item.pk)
     reminders = item.reminders.select_related("recipient", "team").order_by("-created_at")

@@ -147,7 +147,7 @@ def _save(request, coe: CoeDocument, items):
                 coe=coe, user=request.user, data=data, base_version=form.cleaned_data["base_version"]
             )
             if save_items:
-                _save_items(formset, coe.incident)
+                items_valid = _save_items(formset, coe.incident, user=request.user)
     except services.ConflictError as conflict:
         return _conflict_response(request, conflict.current, form=form, formset=formset, whys=whys, autosave=autosave)
 
@@ -167,20 +167,36 @@ def _save(request, coe: CoeDocument, items):
     return redirect("incidents:coe", key=coe.incident.key)
 
 
-def _save_items(formset, incident) -> None:
+class _ItemsRefused(Exception):
+    """A row the service refused: none of the table's changes are kept."""
+
+
+def _save_items(formset, incident, *, user) -> bool:
     """Each changed, added or removed row of the action item table, through its service
-    (closing an item there stamps its completion, as everywhere else)."""
+    (closing an item there stamps its completion, as everywhere else). A row the service refuses
+    (verified by the person who closed it, say) shows why beside its fields, and then no row is
+    saved; returns whether they all were."""
     deleted = formset.deleted_forms
-    for form in formset.initial_forms:
-        if form.instance.pk is None:
-            continue  # an id not among this incident's items (as Django's formset.save() skips it)
-        if form in deleted:
-            services.action_item_delete(item=form.instance)
-        elif form.has_changed():
-            services.action_item_update(item=form.instance, data=form.service_data())
-    for form in formset.extra_forms:
-        if form.has_changed() and form not in deleted:
-            services.action_item_create(incident=incident, data=form.service_data())
+    refused = False
+    try:
+        with transaction.atomic():
+            for form in formset.initial_forms:
+                if form.instance.pk is None:
+                    continue  # an id not among this incident's items (as Django's formset.save() skips it)
+                if form in deleted:
+                    services.action_item_delete(item=form.instance)
+                elif form.has_changed():
+                    saved = form.save_with(services.action_item_update, item=form.instance, user=user)
+                    refused = refused or saved is None
+            for form in formset.extra_forms:
+                if form.has_changed() and form not in deleted:
+                    saved = form.save_with(services.action_item_create, incident=incident, user=user)
+                    refused = refused or saved is None
+            if refused:
+                raise _ItemsRefused
+    except _ItemsRefused:
+        return False
+    return True
 
 
 def _is_autosave(request) -> bool:
