@@ -92,11 +92,19 @@ class IncidentFilter(django_filters.FilterSet):
         choices=AutonomyLevel.choices, method="filter_autonomy", label="Autonomy level"
     )
     attribution_status = django_filters.ChoiceFilter(choices=AttributionStatus.choices)
+    # Offered and accepted: the names the reader's incidents use (visible_to), so a name typed in
+    # for a restricted incident is neither listed nor told apart from one that does not exist.
     service = django_filters.ModelChoiceFilter(
-        queryset=Service.objects.all(), field_name="services", to_field_name="name"
+        queryset=lambda request: Service.objects.visible_to(getattr(request, "user", None)),
+        field_name="services",
+        to_field_name="name",
     )
     team = django_filters.CharFilter(field_name="team__slug", label="Team", widget=forms.HiddenInput)
-    region = django_filters.ModelChoiceFilter(queryset=Region.objects.all(), field_name="regions", to_field_name="code")
+    region = django_filters.ModelChoiceFilter(
+        queryset=lambda request: Region.objects.visible_to(getattr(request, "user", None)),
+        field_name="regions",
+        to_field_name="code",
+    )
     started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started on or after")
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
     updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")

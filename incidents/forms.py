@@ -12,7 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.functional import cached_property
 
 from . import services
-from .models import ActionItem, Incident, TimelineEvent
+from .models import ActionItem, Incident, Source, TimelineEvent
 from .models.coe import SECTIONS
 from .models.vocab import ContributingFactor
 from .services.incidents import FIELDS as INCIDENT_FIELDS
@@ -197,8 +197,11 @@ class TimelineEventForm(ServiceForm):
         }
         labels = {"display_tz": "Time zone", "moment": "Same moment as (key)"}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        # Only sources the editor may see (Source.objects.visible_to), offered and accepted: one that
+        # only restricted incidents cite would otherwise be listed, and once cited here, shown to all.
+        self.fields["source"].queryset = Source.objects.visible_to(user)
         if self.instance.pk:
             self.initial["occurred_local"] = _local(self.instance.occurred_at, self.instance.display_tz)
 

@@ -560,7 +560,7 @@ class TestPage:
         today = date(2026, 3, 17)
 
         def period(data):
-            form = DashboardForm(data, today=today)
+            form = DashboardForm(data, today=today, user=None)
             assert form.is_valid(), form.errors
             return form.chosen_period()
 

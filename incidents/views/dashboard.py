@@ -76,14 +76,15 @@ class DashboardForm(forms.Form):
     team = forms.ChoiceField(required=False)
     severity = forms.MultipleChoiceField(choices=Severity.choices, required=False, widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, data=None, *, today: date):
+    def __init__(self, data=None, *, today: date, user):
         super().__init__(data)
         self.today = today
+        # The names the reader's incidents use, as the incident list offers them (visible_to).
         self.fields["service"].choices = [("", "All services")] + [
-            (name, name) for name in Service.objects.values_list("name", flat=True)
+            (name, name) for name in Service.objects.visible_to(user).values_list("name", flat=True)
         ]
         self.fields["region"].choices = [("", "All regions")] + [
-            (code, code) for code in Region.objects.values_list("code", flat=True)
+            (code, code) for code in Region.objects.visible_to(user).values_list("code", flat=True)
         ]
         self.fields["team"].choices = [("", "All teams"), *Team.objects.values_list("slug", "name")]
 
@@ -896,7 +897,7 @@ def _kpis(m: dict, links: Links) -> list[dict]:
 def _form_and_scope(request):
     """The filter form (always bound: no parameters means all time, everything) and its scope, or None if invalid."""
     today = timezone.localdate()
-    form = DashboardForm(request.GET, today=today)
+    form = DashboardForm(request.GET, today=today, user=request.user)
     if not form.is_valid():
         return form, None, today
     return form, form.scope(), today

@@ -19,7 +19,7 @@ PAGE_SIZE = 25
 
 @login_required
 def incident_list(request):
-    filterset = IncidentFilter(request.GET, queryset=selectors.incident_list(user=request.user))
+    filterset = IncidentFilter(request.GET, queryset=selectors.incident_list(user=request.user), request=request)
     # An invalid filter shows its error beside the field and lists nothing
     # rather than silently listing everything.
     incidents = filterset.qs if filterset.is_valid() else filterset.queryset.none()
@@ -70,7 +70,7 @@ def _timeline_response(request, incident: Incident, *, add_form=None, editing=No
     context = {
         "incident": incident,
         "events": list(incident.timeline.select_related("source")),
-        "add_form": add_form or TimelineEventForm(initial={"display_tz": "UTC"}),
+        "add_form": add_form or TimelineEventForm(initial={"display_tz": "UTC"}, user=request.user),
         "editing": editing,
         "edit_form": edit_form,
     }
@@ -86,7 +86,7 @@ def timeline_edit(request, key: str):
     if request.method == "GET":
         return _timeline_response(request, incident)
     require(request.user, "incidents.add_timelineevent")
-    form = TimelineEventForm(request.POST, instance=TimelineEvent(incident=incident))
+    form = TimelineEventForm(request.POST, instance=TimelineEvent(incident=incident), user=request.user)
     if not (form.is_valid() and form.save_with(services.timeline_event_create, incident=incident)):
         return _timeline_response(request, incident, add_form=form, status=422 if request.htmx else 200)
     if request.htmx:
@@ -103,8 +103,10 @@ def timeline_event_edit(request, key: str, event_id: int):
     # The GET is the inline edit form, so it needs the right to save it, like incident_edit.
     require(request.user, "incidents.change_timelineevent")
     if request.method == "GET":
-        return _timeline_response(request, incident, editing=event.pk, edit_form=TimelineEventForm(instance=event))
-    form = TimelineEventForm(request.POST, instance=event)
+        return _timeline_response(
+            request, incident, editing=event.pk, edit_form=TimelineEventForm(instance=event, user=request.user)
+        )
+    form = TimelineEventForm(request.POST, instance=event, user=request.user)
     if not (form.is_valid() and form.save_with(services.timeline_event_update, event=event)):
         return _timeline_response(
             request, incident, editing=event.pk, edit_form=form, status=422 if request.htmx else 200
