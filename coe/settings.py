@@ -217,9 +217,16 @@ REMINDER_CHANNELS = env_list("REMINDER_CHANNELS", ["email", "webhook"])
 if unknown := set(REMINDER_CHANNELS) - {"email", "webhook"}:
     raise ImproperlyConfigured(f"REMINDER_CHANNELS may hold email and webhook, not {sorted(unknown)}.")
 REMINDER_WEBHOOK_TIMEOUT_SECONDS = env_int("REMINDER_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
-REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5, minimum=1)
-# A delivery still "sending" after this long belonged to a worker that died: hand it out again.
-REMINDER_STUCK_AFTER_SECONDS = env_int("REMINDER_STUCK_AFTER_SECONDS", 900, minimum=1)
+# A reminder that fails is retried with exponential backoff and jitter (30 s doubling, at most an hour
+# apart) until this long after it was claimed; then it is marked failed.
+REMINDER_RETRY_HOURS = env_int("REMINDER_RETRY_HOURS", 24, minimum=1)
+# A worker's lease on the reminder it is sending: longer than one send may take (the webhook timeout;
+# the task's 90 s time limit), so only a worker that died loses it; then the row is sent again.
+REMINDER_STUCK_AFTER_SECONDS = env_int("REMINDER_STUCK_AFTER_SECONDS", 120, minimum=1)
+if REMINDER_STUCK_AFTER_SECONDS <= REMINDER_WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("REMINDER_STUCK_AFTER_SECONDS must be longer than REMINDER_WEBHOOK_TIMEOUT_SECONDS.")
+# A reminder queued (its task in the broker) but not started after this long is queued once more.
+REMINDER_QUEUED_LEASE_SECONDS = env_int("REMINDER_QUEUED_LEASE_SECONDS", 900, minimum=1)
 # The sweep runs this often (minutes); each reminder still goes out once per period.
 REMINDER_SWEEP_MINUTES = env_int("REMINDER_SWEEP_MINUTES", 15, minimum=1)
 
@@ -231,6 +238,13 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-reminders": {
         "task": "incidents.sweep_reminders",
         "schedule": REMINDER_SWEEP_MINUTES * 60,
+    },
+    # Every minute: the outbox's relay. Queues one delivery per reminder whose retry is due and
+    # takes back those whose task or worker was lost (light: an indexed UPDATE ... SKIP LOCKED).
+    "dispatch-reminders": {
+        "task": "incidents.dispatch_reminders",
+        "schedule": 60,
+        "options": {"expires": 60},
     },
     # Mondays at 08:00 (CELERY_TIMEZONE): the same sweep, so the leadership
     # weekly summary goes out at the start of the working week.

@@ -24,9 +24,12 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import random
 import smtplib
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,8 +41,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Case, Count, F, PositiveSmallIntegerField, Q, Value, When
+from django.db.models.functions import Concat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -54,14 +58,29 @@ class TransientDeliveryError(Exception):
     """Worth retrying: the mail server or webhook may answer next time."""
 
 
+class DeliveredButUnrecorded(Exception):
+    """The message went out but the database did not take the record of it: retry the record, never the send."""
+
+    def __init__(self, subject: str):
+        super().__init__(subject)
+        self.subject = subject
+
+
 @dataclass
 class SweepResult:
     claimed: list[int]
-    requeued: list[int]
+    # The rows marked queued: one delivery task each.
+    queued: list[int]
 
     @property
     def to_deliver(self) -> list[int]:
-        return self.claimed + self.requeued
+        return self.queued
+
+    @property
+    def requeued(self) -> list[int]:
+        """Queued again: rows claimed before whose retry came due or whose lease ran out."""
+        claimed = set(self.claimed)
+        return [pk for pk in self.queued if pk not in claimed]
 
 
 def _period_day(today: date) -> str:
@@ -212,10 +231,7 @@ def sweep(*, today: date | None = None) -> SweepResult:
     if ReminderChannel.WEBHOOK in channels:
         claims.append(_team_digests(period=day, due_by=due_by))
     claimed = _claim_all(chain.from_iterable(claims))
-
-    just_claimed = set(claimed)
-    requeued = [pk for pk in _requeue_stuck() if pk not in just_claimed]
-    return SweepResult(claimed=claimed, requeued=requeued)
+    return SweepResult(claimed=claimed, queued=dispatch())
 
 
 def _owner_digests(*, period: str, due_by: date, opted_out: set[int]) -> Iterator[_Claim]:
@@ -325,55 +341,107 @@ def _team_digests(*, period: str, due_by: date) -> Iterator[_Claim]:
             yield _Claim(ReminderKind.DIGEST, period, ReminderChannel.WEBHOOK, team_id=team_id, item_ids=items)
 
 
-def _requeue_stuck() -> list[int]:
-    """Rows a dead worker left 'sending' go back to 'claimed' to be delivered again."""
-    cutoff = timezone.now() - timedelta(seconds=settings.REMINDER_STUCK_AFTER_SECONDS)
-    # A row whose worker died on every attempt (a send that hangs past the
-    # task's time limit) counts its attempts too: give up on it at the cap
-    # rather than hand it out forever.
-    ReminderLog.objects.filter(
-        state=ReminderState.SENDING, sending_since__lt=cutoff, attempts__gte=settings.REMINDER_MAX_ATTEMPTS
-    ).update(
+# The outbox ------------------------------------------------------------------
+
+# Retries: 30 s doubling, at most an hour apart; each delay is between half and all of that (equal
+# jitter), so rows that failed together (a webhook down) do not all come back in the same second.
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 3600
+# Rows marked queued per statement.
+DISPATCH_CHUNK = 1000
+
+
+def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """How long after its attempts-th failed attempt a reminder is tried again."""
+    ceiling = min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS)
+    return timedelta(seconds=ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
+
+
+def dispatch() -> list[int]:
+    """The outbox's relay: mark the reminders due for an attempt queued; the ids, one delivery task each.
+
+    Rows whose lease ran out (a task lost in the broker, a worker killed mid-send)
+    are claimed again first, and rows past REMINDER_RETRY_HOURS given up. Two
+    dispatchers at once take disjoint rows (SKIP LOCKED); a queued or sending
+    row is never queued a second time while its lease holds.
+    """
+    now = timezone.now()
+    _reclaim_lapsed(now)
+    _give_up(now)
+    queued: list[int] = []
+    while True:
+        batch = _mark_queued(now)
+        queued += batch
+        if len(batch) < DISPATCH_CHUNK:
+            return queued
+
+
+def _reclaim_lapsed(now) -> None:
+    lapsed = {"state": ReminderState.CLAIMED, "next_attempt_at": now, "lease_expires_at": None, "lease_owner": ""}
+    ReminderLog.objects.filter(state=ReminderState.QUEUED, lease_expires_at__lt=now).update(**lapsed)
+    # The attempt counted; the message may have gone out: it goes again with the same idempotency key.
+    ReminderLog.objects.filter(state=ReminderState.SENDING, lease_expires_at__lt=now).update(
+        **lapsed, sending_since=None, error="the sending worker's lease ran out (worker died?)"
+    )
+
+
+def _give_up(now) -> None:
+    deadline = now - timedelta(hours=settings.REMINDER_RETRY_HOURS)
+    ReminderLog.objects.filter(state=ReminderState.CLAIMED, created_at__lt=deadline).update(
         state=ReminderState.FAILED,
-        sending_since=None,
-        error=f"gave up: stuck sending on each of {settings.REMINDER_MAX_ATTEMPTS} attempts (worker died?)",
+        error=Concat(Value(f"gave up: not delivered within {settings.REMINDER_RETRY_HOURS} hours; "), F("error")),
     )
-    stuck = list(
-        ReminderLog.objects.filter(state=ReminderState.SENDING, sending_since__lt=cutoff).values_list("pk", flat=True)
+
+
+def _mark_queued(now) -> list[int]:
+    table = connection.ops.quote_name(ReminderLog._meta.db_table)
+    claimed, queued = ReminderState.CLAIMED.value, ReminderState.QUEUED.value
+    sql = (
+        f"UPDATE {table} SET state = %s, lease_expires_at = %s, lease_owner = '' "
+        f"WHERE state = %s AND id IN (SELECT id FROM {table} WHERE state = %s AND next_attempt_at <= %s "
+        f"ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id"
     )
-    if stuck:
-        ReminderLog.objects.filter(pk__in=stuck, state=ReminderState.SENDING, sending_since__lt=cutoff).update(
-            state=ReminderState.CLAIMED, sending_since=None
-        )
-    # Claimed rows whose delivery task was lost (broker down, worker killed
-    # before it ran) are handed out again too; delivery claims them atomically.
-    return list(ReminderLog.objects.filter(state=ReminderState.CLAIMED).values_list("pk", flat=True))
+    lease = now + timedelta(seconds=settings.REMINDER_QUEUED_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [queued, lease, claimed, claimed, now, DISPATCH_CHUNK])
+        return sorted(pk for (pk,) in cursor.fetchall())
 
 
 # Delivery ------------------------------------------------------------------
 
 
-def begin_delivery(log_id: int) -> bool:
-    """Take ownership of one claimed row. False if another worker has it or it is done."""
+def begin_delivery(log_id: int, owner: str = "") -> bool:
+    """Take the lease on one queued row. False if another task has it or it is done.
+
+    The task that holds the lease may take it again (a Celery retry after a
+    database error keeps its task id); that is the same attempt, not counted twice.
+    """
+    owner = owner or uuid.uuid4().hex
+    now = timezone.now()
+    fresh = Q(state=ReminderState.QUEUED)
     return (
-        ReminderLog.objects.filter(pk=log_id, state=ReminderState.CLAIMED).update(
-            state=ReminderState.SENDING, sending_since=timezone.now(), attempts=F("attempts") + 1
+        ReminderLog.objects.filter(fresh | Q(state=ReminderState.SENDING, lease_owner=owner), pk=log_id).update(
+            state=ReminderState.SENDING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=settings.REMINDER_STUCK_AFTER_SECONDS),
+            sending_since=Case(When(fresh, then=Value(now)), default=F("sending_since")),
+            attempts=Case(
+                When(fresh, then=F("attempts") + 1), default=F("attempts"), output_field=PositiveSmallIntegerField()
+            ),
         )
         == 1
     )
 
 
-def deliver(log_id: int, *, today: date | None = None) -> None:
-    """Render and send one claimed reminder. Raises TransientDeliveryError to ask for a retry."""
+def deliver(log_id: int, *, today: date | None = None) -> str:
+    """Render and send one reminder with its idempotency key; its subject. TransientDeliveryError asks for a retry."""
     row = ReminderLog.objects.select_related("recipient", "team", "coe__incident").get(pk=log_id)
     message = render(row, today=today or timezone.localdate())
     if row.channel == ReminderChannel.EMAIL:
-        _send_email(row.recipient.email, message)
+        _send_email(row.recipient.email, message, key=str(row.idempotency_key))
     else:
-        _post_webhook(row.team.webhook_url, message)
-    ReminderLog.objects.filter(pk=log_id, state=ReminderState.SENDING).update(
-        state=ReminderState.SENT, sent_at=timezone.now(), error="", subject=message["subject"][:300]
-    )
+        _post_webhook(row.team.webhook_url, message, key=str(row.idempotency_key))
+    return message["subject"]
 
 
 @dataclass(frozen=True)
@@ -383,46 +451,98 @@ class Attempt:
     error: str = ""
 
 
-def attempt_delivery(log_id: int) -> Attempt:
-    """One delivery attempt, as the task and the send_reminders command both make it."""
-    if not begin_delivery(log_id):
-        return Attempt("taken")
-    try:
+def attempt_delivery(log_id: int, *, owner: str = "", sent_subject: str | None = None) -> Attempt:
+    """One delivery attempt, as the task and the send_reminders command both make it.
+
+    owner is the task holding the lease (its Celery task id; a fresh one if
+    none). A database error is raised for the task to retry: before the send,
+    the retry resumes the same attempt; after it, DeliveredButUnrecorded, and
+    the retry (with sent_subject) only records what was sent.
+    """
+    owner = owner or uuid.uuid4().hex
+    if sent_subject is None:
+        if not begin_delivery(log_id, owner):
+            return Attempt("taken")
         try:
-            deliver(log_id)
-        except SoftTimeLimitExceeded as exc:
-            # A mail server or webhook too slow for the task's time limit is
-            # slow, not broken: try again later like any other timeout.
-            raise TransientDeliveryError("took longer than the task's time limit") from exc
-    except TransientDeliveryError as exc:
-        attempts = ReminderLog.objects.values_list("attempts", flat=True).get(pk=log_id)
-        if attempts >= settings.REMINDER_MAX_ATTEMPTS:
-            mark_failed(log_id, f"gave up after {attempts} attempts: {exc}")
-            return Attempt("failed", attempts, str(exc))
-        release_for_retry(log_id, str(exc))
-        return Attempt("retry", attempts, str(exc))
-    except Exception as exc:
-        # Not worth retrying (a template error, a 4xx from a webhook): record it for the admin.
-        log.exception("Reminder %s failed", log_id)
-        mark_failed(log_id, f"{type(exc).__name__}: {exc}")
-        return Attempt("failed", error=str(exc))
+            try:
+                sent_subject = deliver(log_id)
+            except SoftTimeLimitExceeded as exc:
+                # A mail server or webhook too slow for the task's time limit: the
+                # outcome is unknown, so like any timeout it is tried again.
+                raise TransientDeliveryError("took longer than the task's time limit") from exc
+        except TransientDeliveryError as exc:
+            return release_for_retry(log_id, owner, str(exc))
+        except (OperationalError, InterfaceError):
+            raise  # the database, not the message: the task retries, the row keeps its lease
+        except Exception as exc:
+            # Not worth retrying (a template error, a 4xx from a webhook): record it for the admin.
+            log.exception("Reminder %s failed", log_id)
+            mark_failed(log_id, f"{type(exc).__name__}: {exc}", owner=owner)
+            return Attempt("failed", error=str(exc))
+    try:
+        record_sent(log_id, owner, sent_subject)
+    except (OperationalError, InterfaceError) as exc:
+        raise DeliveredButUnrecorded(sent_subject) from exc
     return Attempt("sent")
 
 
-def release_for_retry(log_id: int, error: str) -> None:
-    ReminderLog.objects.filter(pk=log_id, state=ReminderState.SENDING).update(
-        state=ReminderState.CLAIMED, sending_since=None, error=error[:2000]
+def record_sent(log_id: int, owner: str, subject: str) -> bool:
+    """Mark a sent message sent, once. Unless another task holds the row now: it sends (with the same key)."""
+    taken_by_another = Q(state=ReminderState.SENDING) & ~Q(lease_owner=owner)
+    updated = (
+        ReminderLog.objects.filter(pk=log_id)
+        .exclude(state=ReminderState.SENT)
+        .exclude(taken_by_another)
+        .update(
+            state=ReminderState.SENT,
+            sent_at=timezone.now(),
+            error="",
+            subject=subject[:300],
+            lease_expires_at=None,
+            lease_owner="",
+        )
+    )
+    if not updated:
+        log.warning("Reminder %s was sent, but another delivery holds or recorded it", log_id)
+    return updated == 1
+
+
+def release_for_retry(log_id: int, owner: str, error: str) -> Attempt:
+    """Back to claimed, next tried after the backoff; failed if that would be past REMINDER_RETRY_HOURS."""
+    attempts, created_at = ReminderLog.objects.values_list("attempts", "created_at").get(pk=log_id)
+    retry_at = timezone.now() + retry_delay(attempts)
+    hours = settings.REMINDER_RETRY_HOURS
+    if retry_at > created_at + timedelta(hours=hours):
+        mark_failed(log_id, f"gave up after {attempts} attempts in {hours} hours: {error}", owner=owner)
+        return Attempt("failed", attempts, error)
+    ReminderLog.objects.filter(pk=log_id, state=ReminderState.SENDING, lease_owner=owner).update(
+        state=ReminderState.CLAIMED,
+        next_attempt_at=retry_at,
+        lease_expires_at=None,
+        lease_owner="",
+        sending_since=None,
+        error=error[:2000],
+    )
+    return Attempt("retry", attempts, error)
+
+
+def mark_failed(log_id: int, error: str, *, owner: str | None = None) -> None:
+    rows = ReminderLog.objects.filter(pk=log_id).exclude(state=ReminderState.SENT)
+    if owner is not None:
+        rows = rows.filter(state=ReminderState.SENDING, lease_owner=owner)
+    rows.update(
+        state=ReminderState.FAILED, sending_since=None, lease_expires_at=None, lease_owner="", error=error[:2000]
     )
 
 
-def mark_failed(log_id: int, error: str) -> None:
-    ReminderLog.objects.filter(pk=log_id).exclude(state=ReminderState.SENT).update(
-        state=ReminderState.FAILED, sending_since=None, error=error[:2000]
-    )
+def _mail_domain() -> str:
+    # The same on every worker (not the host's name), so that a message sent again has the same Message-ID.
+    return urllib.parse.urlsplit(settings.SITE_URL).hostname or "coe-tracker.invalid"
 
 
-def _send_email(address: str, message: dict) -> None:
-    email = EmailMultiAlternatives(message["subject"], message["text"], to=[address])
+def _send_email(address: str, message: dict, *, key: str) -> None:
+    headers = {"Message-ID": f"<reminder.{key}@{_mail_domain()}>", "Idempotency-Key": key}
+    email = EmailMultiAlternatives(message["subject"], message["text"], to=[address], headers=headers)
     if message.get("html"):
         email.attach_alternative(message["html"], "text/html")
     try:
@@ -431,17 +551,19 @@ def _send_email(address: str, message: dict) -> None:
         raise TransientDeliveryError(f"mail: {exc}") from exc
 
 
-def _post_webhook(url: str, message: dict) -> None:
-    body = json.dumps({"text": message["chat"], "title": message["subject"]}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+def _post_webhook(url: str, message: dict, *, key: str) -> None:
+    body = json.dumps({"text": message["chat"], "title": message["subject"], "idempotency_key": key}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=settings.REMINDER_WEBHOOK_TIMEOUT_SECONDS) as response:
             response.read(1024)
     except urllib.error.HTTPError as exc:
-        if exc.code >= 500 or exc.code == 429:
+        if exc.code >= 500 or exc.code in (408, 429):
             raise TransientDeliveryError(f"webhook answered {exc.code}") from exc
         raise  # a 4xx will not get better by retrying
     except (TimeoutError, urllib.error.URLError, ConnectionError, http.client.HTTPException) as exc:
+        # A timeout is an unknown outcome (the receiver may have it): sent again with the same key.
         raise TransientDeliveryError(f"webhook: {exc}") from exc
 
 

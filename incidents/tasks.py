@@ -4,32 +4,56 @@ from datetime import date
 
 from celery import shared_task
 from celery.signals import worker_ready
+from celery.utils.time import get_exponential_backoff_interval
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from . import figures, reminders, repeats
 
 
 @shared_task(name="incidents.sweep_reminders", acks_late=True, soft_time_limit=240, time_limit=300)
 def sweep_reminders() -> int:
-    """Claim what is due and queue one delivery per claimed reminder."""
-    result = reminders.sweep()
-    # Queue deliveries only once the claims are committed, so a delivery never
-    # looks for a row that is not there yet.
-    transaction.on_commit(lambda: [deliver_reminder.delay(pk) for pk in result.to_deliver])
-    return len(result.to_deliver)
+    """Claim what is due and queue one delivery per reminder due for an attempt."""
+    return _queue(reminders.sweep().to_deliver)
 
 
-# Retries are counted on the row (attempts), which survives worker restarts,
-# so Celery's own retry counter is not the limit.
+@shared_task(name="incidents.dispatch_reminders", acks_late=True, soft_time_limit=50, time_limit=60)
+def dispatch_reminders() -> int:
+    """The outbox's relay (beat, every minute): queue the reminders whose retry is due or whose lease ran out."""
+    return _queue(reminders.dispatch())
+
+
+def _queue(log_ids: list[int]) -> int:
+    # Queue deliveries only once the rows are committed as queued, so a delivery
+    # never finds its row still claimed. Exactly one task per row: a row stays
+    # queued (and is not handed out again) until its task starts or its lease runs out.
+    transaction.on_commit(lambda: [deliver_reminder.delay(pk) for pk in log_ids])
+    return len(log_ids)
+
+
+# A failed send is not retried here: the row goes back to the outbox with its
+# next_attempt_at (backoff with jitter, within REMINDER_RETRY_HOURS) and the
+# dispatcher queues a new task then. What this task retries is the database:
+# an error before the send resumes the same attempt (the lease is this task
+# id's, which a retry keeps); one after it only records the send.
 @shared_task(
-    bind=True, name="incidents.deliver_reminder", acks_late=True, soft_time_limit=60, time_limit=90, max_retries=None
+    bind=True,
+    name="incidents.deliver_reminder",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=None,
 )
-def deliver_reminder(self, log_id: int) -> str:
-    attempt = reminders.attempt_delivery(log_id)
-    if attempt.outcome == "retry":
-        # Exponential backoff with a cap: 30 s, 60 s, 120 s ... at most 15 minutes.
-        raise self.retry(countdown=min(30 * 2 ** (attempt.attempts - 1), 900))
+def deliver_reminder(self, log_id: int, sent_subject: str | None = None) -> str:
+    try:
+        attempt = reminders.attempt_delivery(log_id, owner=self.request.id or "", sent_subject=sent_subject)
+    except reminders.DeliveredButUnrecorded as exc:
+        countdown = get_exponential_backoff_interval(2, self.request.retries, 300, True)
+        raise self.retry(kwargs={"sent_subject": exc.subject}, countdown=countdown, exc=exc.__cause__) from exc
     return attempt.outcome
 
 

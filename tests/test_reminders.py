@@ -6,6 +6,7 @@ pinned with time-machine (a Wednesday unless a test needs a Monday).
 """
 
 import json
+import random
 import smtplib
 import threading
 import time
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import mail
@@ -74,8 +75,9 @@ def reminder_settings(settings):
     settings.REMINDER_DUE_SOON_DAYS = 3
     settings.REMINDER_ESCALATE_AFTER_DAYS = 7
     settings.REMINDER_CHANNELS = ["email", "webhook"]
-    settings.REMINDER_MAX_ATTEMPTS = 3
-    settings.REMINDER_STUCK_AFTER_SECONDS = 900
+    settings.REMINDER_RETRY_HOURS = 24
+    settings.REMINDER_STUCK_AFTER_SECONDS = 120
+    settings.REMINDER_QUEUED_LEASE_SECONDS = 900
     settings.REMINDER_WEBHOOK_TIMEOUT_SECONDS = 1
     settings.COE_APPROVAL_TARGET_DAYS = 14
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -108,6 +110,21 @@ def run_all() -> reminders.SweepResult:
     for pk in result.to_deliver:
         reminders.attempt_delivery(pk)
     return result
+
+
+def next_attempt(traveller, pk: int) -> reminders.Attempt:
+    """Move the clock to the row's next attempt, dispatch as beat would, deliver what it queued."""
+    traveller.move_to(ReminderLog.objects.get(pk=pk).next_attempt_at)
+    assert reminders.dispatch() == [pk]
+    return reminders.attempt_delivery(pk)
+
+
+def retry_until_settled(traveller, pk: int) -> list[reminders.Attempt]:
+    """After a first attempt to retry: each next attempt at its time, until one is not retried."""
+    attempts = [next_attempt(traveller, pk)]
+    while attempts[-1].outcome == "retry":
+        attempts.append(next_attempt(traveller, pk))
+    return attempts
 
 
 @pytest.fixture
@@ -574,7 +591,12 @@ class Hook:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.requests.append(
-                    {"path": self.path, "content_type": self.headers["Content-Type"], "json": json.loads(body)}
+                    {
+                        "path": self.path,
+                        "content_type": self.headers["Content-Type"],
+                        "key": self.headers["Idempotency-Key"],
+                        "json": json.loads(body),
+                    }
                 )
                 if hook.delay:
                     time.sleep(hook.delay)
@@ -621,7 +643,7 @@ def team_with_hook(db, wednesday, reminder_settings, hook):
         "team_done": ActionItemFactory(team=team, due_date=days(-4), status=ActionStatus.DONE, title="Team done"),
         "other_team": ActionItemFactory(team=TeamFactory(), due_date=TODAY, title="Other team today"),
     }
-    return {"team": team, "items": items}
+    return {"team": team, "items": items, "wednesday": wednesday}
 
 
 def webhook_log() -> ReminderLog:
@@ -638,7 +660,8 @@ def test_webhook_receives_one_chat_message(team_with_hook, hook):
     assert request["path"] == "/hooks/team"
     assert request["content_type"] == "application/json"
     payload = request["json"]
-    assert set(payload) == {"text", "title"}
+    assert set(payload) == {"text", "title", "idempotency_key"}
+    assert payload["idempotency_key"] == request["key"] == str(webhook_log().idempotency_key)
     assert payload["text"].startswith("*Payments: open follow-ups due soon or overdue*")
     assert listed_titles(payload["text"], items) == ["Team overdue 4", "Mia due today"]
     assert f"<{item_url(items['team_overdue'])}|Team overdue 4>" in payload["text"]
@@ -647,7 +670,7 @@ def test_webhook_receives_one_chat_message(team_with_hook, hook):
     assert (log.state, log.team, log.recipient, log.attempts) == (ReminderState.SENT, team_with_hook["team"], None, 1)
 
 
-def test_webhook_server_error_is_retried_then_failed(team_with_hook, hook, settings):
+def test_webhook_server_error_is_retried_with_backoff_until_the_budget_is_spent(team_with_hook, hook, settings):
     settings.REMINDER_CHANNELS = ["webhook"]
     hook.status = 500
     [pk] = reminders.sweep().to_deliver
@@ -655,19 +678,25 @@ def test_webhook_server_error_is_retried_then_failed(team_with_hook, hook, setti
     first = reminders.attempt_delivery(pk)
     assert (first.outcome, first.attempts) == ("retry", 1)
     log = webhook_log()
-    assert (log.state, log.attempts) == (ReminderState.CLAIMED, 1)
+    assert (log.state, log.attempts, log.sending_since, log.lease_owner) == (ReminderState.CLAIMED, 1, None, "")
     assert "500" in log.error
-    assert log.sending_since is None
-
-    assert reminders.attempt_delivery(pk).outcome == "retry"
-    last = reminders.attempt_delivery(pk)
-    assert (last.outcome, last.attempts) == ("failed", 3)
-    log = webhook_log()
-    assert (log.state, log.attempts) == (ReminderState.FAILED, 3)
-    assert "gave up after 3 attempts" in log.error
-    assert len(hook.requests) == 3
-    # A failed reminder is final: the next sweep leaves it alone.
+    # 30 s with jitter: between 15 and 30 s from now, and not a moment sooner.
+    assert timedelta(seconds=15) <= log.next_attempt_at - timezone.now() <= timedelta(seconds=30)
     assert reminders.sweep().to_deliver == []
+    assert reminders.attempt_delivery(pk).outcome == "taken"
+
+    attempts = retry_until_settled(team_with_hook["wednesday"], pk)
+    log = webhook_log()
+    assert attempts[-1].outcome == "failed"
+    assert log.state == ReminderState.FAILED
+    assert f"gave up after {log.attempts} attempts in 24 hours" in log.error
+    # Retried for a day, the gaps doubling to an hour: ~30 attempts, not 3 in three and a half minutes.
+    assert 20 <= log.attempts <= 40
+    assert timezone.now() - log.created_at > timedelta(hours=22)
+    assert len(hook.requests) == log.attempts
+    assert {r["key"] for r in hook.requests} == {str(log.idempotency_key)}
+    # A failed reminder is final: the next sweep leaves it alone (a day on, it claims the new day's digest).
+    assert pk not in reminders.sweep().to_deliver
     assert reminders.attempt_delivery(pk).outcome == "taken"
 
 
@@ -677,6 +706,8 @@ def test_webhook_recovers_after_a_server_error(team_with_hook, hook, settings):
     [pk] = reminders.sweep().to_deliver
     assert reminders.attempt_delivery(pk).outcome == "retry"
     hook.status = 200
+    assert reminders.sweep().to_deliver == []  # not before its backoff
+    team_with_hook["wednesday"].shift(timedelta(seconds=31))
     assert reminders.sweep().to_deliver == [pk]  # a later sweep hands it out again
     assert reminders.attempt_delivery(pk).outcome == "sent"
     log = webhook_log()
@@ -781,8 +812,9 @@ def one_digest(db, wednesday, reminder_settings):
     return {"pk": pk, "item": item, "owner": ann}
 
 
-def test_smtp_failure_is_retried_then_recorded(one_digest, settings, client):
+def test_smtp_failure_is_retried_then_recorded(one_digest, settings, client, wednesday):
     settings.EMAIL_BACKEND = "tests.test_reminders.FailingBackend"
+    settings.REMINDER_RETRY_HOURS = 1
     pk = one_digest["pk"]
 
     first = reminders.attempt_delivery(pk)
@@ -791,11 +823,11 @@ def test_smtp_failure_is_retried_then_recorded(one_digest, settings, client):
     assert (log.state, log.attempts) == (ReminderState.CLAIMED, 1)
     assert "Connection unexpectedly closed" in log.error
 
-    assert reminders.attempt_delivery(pk).outcome == "retry"
-    assert reminders.attempt_delivery(pk).outcome == "failed"
+    assert retry_until_settled(wednesday, pk)[-1].outcome == "failed"
     log = ReminderLog.objects.get(pk=pk)
-    assert (log.state, log.attempts, log.sent_at) == (ReminderState.FAILED, 3, None)
-    assert "gave up after 3 attempts" in log.error
+    assert (log.state, log.sent_at) == (ReminderState.FAILED, None)
+    assert 4 <= log.attempts <= 8
+    assert f"gave up after {log.attempts} attempts in 1 hours" in log.error
     assert "Connection unexpectedly closed" in log.error
 
     admin = UserFactory(username="root", is_staff=True, is_superuser=True)
@@ -806,17 +838,22 @@ def test_smtp_failure_is_retried_then_recorded(one_digest, settings, client):
     assert client.get("/admin/incidents/reminderlog/?state=sent").content.decode().count(log.claim_key) == 0
     change = client.get(f"/admin/incidents/reminderlog/{pk}/change/")
     assert change.status_code == 200
-    assert "gave up after 3 attempts" in change.content.decode()
+    assert "gave up after" in change.content.decode()
 
 
-def test_smtp_failure_via_send_reminders_is_retried_by_the_next_run(one_digest, settings, capsys):
+def test_smtp_failure_via_send_reminders_is_retried_by_the_next_run(one_digest, settings, capsys, wednesday):
     settings.EMAIL_BACKEND = "tests.test_reminders.FailingBackend"
+    # The fixture's sweep queued the reminder for a task that never ran: after the lease it is queued again.
+    wednesday.shift(timedelta(seconds=settings.REMINDER_QUEUED_LEASE_SECONDS + 1))
     call_command("send_reminders")
     captured = capsys.readouterr()
     assert "to retry 1" in captured.out
     assert "Connection unexpectedly closed" in captured.err
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    call_command("send_reminders")
+    assert "sent 0" in capsys.readouterr().out  # not before its backoff
+    wednesday.shift(timedelta(seconds=31))
     call_command("send_reminders")
     assert "sent 1" in capsys.readouterr().out
     assert len(mail.outbox) == 1
@@ -850,64 +887,28 @@ def test_deliver_task_sends(one_digest):
     assert len(mail.outbox) == 1
 
 
-def test_deliver_task_retries_transient_failures_with_backoff(one_digest, settings, monkeypatch):
+def test_deliver_task_leaves_a_transient_failure_to_the_outbox(one_digest, settings, monkeypatch):
+    """The task does not retry a failed send itself: the row's next_attempt_at does, through the dispatcher."""
     settings.EMAIL_BACKEND = "tests.test_reminders.FailingBackend"
     task = tasks.deliver_reminder
-    countdowns = []
-    real_retry = task.retry
+    monkeypatch.setattr(task, "retry", lambda *a, **kw: pytest.fail("no Celery retry for a failed send"))
 
-    def spy(*args, **kwargs):
-        countdowns.append(kwargs["countdown"])
-        assert ReminderLog.objects.get(pk=one_digest["pk"]).state == ReminderState.CLAIMED
-        return real_retry(*args, **kwargs)
+    assert task.apply(args=[one_digest["pk"]]).get() == "retry"
 
-    monkeypatch.setattr(task, "retry", spy)
-    # Run eagerly, Celery retries at once (the countdown is only recorded); the
-    # third attempt is the last (REMINDER_MAX_ATTEMPTS = 3) and gives up.
-    result = task.apply(args=[one_digest["pk"]])
-
-    assert countdowns == [30, 60]
-    assert result.get() == "failed"
     log = ReminderLog.objects.get(pk=one_digest["pk"])
-    assert (log.state, log.attempts) == (ReminderState.FAILED, 3)
+    assert (log.state, log.attempts) == (ReminderState.CLAIMED, 1)
+    assert log.next_attempt_at > timezone.now()
     assert mail.outbox == []
 
 
-def test_deliver_task_retry_raises_retry_with_countdown(one_digest, settings, monkeypatch):
-    """As a worker runs it (not eagerly), a transient failure raises Retry with the countdown."""
-    settings.EMAIL_BACKEND = "tests.test_reminders.FailingBackend"
-    task = tasks.deliver_reminder
-    sent = []
-    monkeypatch.setattr(task, "signature_from_request", lambda *a, **kw: _Sig(sent, kw))
-    task.push_request(id="t-1", args=[one_digest["pk"]], kwargs={}, retries=0, is_eager=False, called_directly=False)
-    try:
-        with pytest.raises(Retry) as raised:
-            task.run(one_digest["pk"])
-    finally:
-        task.pop_request()
-    assert raised.value.when == 30
-    assert sent == [{"countdown": 30}]
-    assert ReminderLog.objects.get(pk=one_digest["pk"]).state == ReminderState.CLAIMED
-
-
-class _Sig:
-    def __init__(self, sent, options):
-        self.sent, self.options = sent, options
-
-    def apply_async(self):
-        self.sent.append({"countdown": self.options["countdown"]})
-
-
-@pytest.mark.parametrize(("attempts", "countdown"), [(1, 30), (2, 60), (3, 120), (5, 480), (6, 900), (40, 900)])
-def test_deliver_task_backoff_is_capped(monkeypatch, attempts, countdown):
-    monkeypatch.setattr(reminders, "attempt_delivery", lambda pk: reminders.Attempt("retry", attempts, "boom"))
-    asked = []
-    monkeypatch.setattr(
-        tasks.deliver_reminder, "retry", lambda countdown: asked.append(countdown) or Retry(when=countdown)
-    )
-    result = tasks.deliver_reminder.apply(args=[1])
-    assert isinstance(result.result, Retry)
-    assert asked == [countdown]
+@pytest.mark.parametrize(
+    ("attempts", "ceiling"), [(1, 30), (2, 60), (3, 120), (5, 480), (7, 1920), (8, 3600), (40, 3600)]
+)
+def test_retry_delay_doubles_with_jitter_up_to_an_hour(attempts, ceiling):
+    rng = random.Random(attempts)
+    delays = [reminders.retry_delay(attempts, rng=rng).total_seconds() for _ in range(200)]
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert max(delays) - min(delays) > ceiling / 4  # spread: rows that failed together come back apart
 
 
 def test_sweep_task_queues_deliveries_on_commit(seeded, monkeypatch, django_capture_on_commit_callbacks):
@@ -973,16 +974,18 @@ def test_recent_sending_row_is_left_alone(one_digest, wednesday):
 
 
 def test_row_that_keeps_getting_stuck_is_given_up(one_digest, wednesday, settings):
+    """A row whose worker dies on every attempt is sent again after each lease, until the budget is spent."""
     pk = one_digest["pk"]
-    moment = WEDNESDAY
-    for _ in range(settings.REMINDER_MAX_ATTEMPTS):
+    settings.REMINDER_RETRY_HOURS = 1
+    while ReminderLog.objects.get(pk=pk).state == ReminderState.QUEUED:
         assert reminders.begin_delivery(pk)  # and the worker dies every time
-        moment += timedelta(seconds=settings.REMINDER_STUCK_AFTER_SECONDS + 1)
-        wednesday.move_to(moment)
+        wednesday.shift(timedelta(seconds=settings.REMINDER_STUCK_AFTER_SECONDS + 1))
         reminders.sweep()
     log = ReminderLog.objects.get(pk=pk)
-    assert (log.state, log.attempts) == (ReminderState.FAILED, settings.REMINDER_MAX_ATTEMPTS)
-    assert "stuck" in log.error
+    assert log.state == ReminderState.FAILED
+    assert 29 <= log.attempts <= 30  # one every 2 minutes for an hour
+    assert "not delivered within 1 hours" in log.error
+    assert "lease ran out" in log.error
 
 
 # 11. The action item page -------------------------------------------------------------
@@ -1086,8 +1089,8 @@ def test_sweep_queries_do_not_grow_with_the_items(workload, n, django_assert_num
     # 8     late COEs (streamed)
     # 9-10  webhooks: the teams that have one, that team's items
     # 11-14 one chunk of claims: savepoint, INSERT ... RETURNING, INSERT of the item links, release
-    # 15-17 requeue: give up rows stuck too often, rows stuck sending, rows claimed
-    with django_assert_num_queries(17):
+    # 15-18 dispatch: lapsed queued rows, lapsed sending rows, rows past the budget, queue the due rows
+    with django_assert_num_queries(18):
         result = reminders.sweep()
     assert len(result.claimed) == 2 * n + 3
 
@@ -1157,6 +1160,7 @@ def test_claim_taken_by_another_sweep_is_neither_returned_nor_linked(seeded):
         claim_key=f"digest:{TODAY.isoformat()}:email:user={ann.pk}",
         state=ReminderState.SENDING,
         sending_since=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(seconds=120),
     )
 
     result = reminders.sweep()

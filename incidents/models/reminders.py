@@ -1,7 +1,14 @@
-"""The log of reminders sent, which doubles as the claim that makes them exactly-once."""
+"""The log of reminders sent, which doubles as the claim that makes them exactly-once.
+
+It is an outbox: each row is one message, with its own retry schedule (next_attempt_at), a lease
+while a task or worker holds it, and an idempotency key sent with every attempt.
+"""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .vocab import ReminderChannel, ReminderKind, ReminderState
 
@@ -29,6 +36,15 @@ class ReminderLog(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sending_since = models.DateTimeField(null=True, blank=True)
+    # The outbox: when a claimed row is next handed to a worker (backoff with jitter after a failure) ...
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # ... and, while queued or sending, when its task or worker counts as lost and the row is claimed again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The delivery task holding the lease (its Celery task id): only it may record the outcome.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    # Sent with every attempt (the webhook's payload and Idempotency-Key header, the mail's Message-ID),
+    # the same on each retry, so that a receiver drops a message it already has.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     # A readable key of what was claimed, e.g. "digest:2026-11-25:email:user=7".
@@ -36,7 +52,10 @@ class ReminderLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            models.Index(fields=["state", "next_attempt_at"], name="incidents_reminder_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.claim_key

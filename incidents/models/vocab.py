@@ -255,9 +255,12 @@ class ReminderChannel(models.TextChoices):
 
 
 class ReminderState(models.TextChoices):
-    # claimed: due and recorded, not yet handed to a sender; sending: one
-    # worker owns it now; sent and failed are final.
+    # claimed: due and recorded, waiting for its next attempt (next_attempt_at);
+    # queued: one delivery task is in the broker for it; sending: one worker
+    # owns it now. Both hold a lease: when it runs out (a lost task, a killed
+    # worker) the row is claimed again. sent and failed are final.
     CLAIMED = "claimed", "Claimed"
+    QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
