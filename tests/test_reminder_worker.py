@@ -13,17 +13,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.db import connection
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from incidents.models import ReminderLog
-from incidents.models.vocab import ReminderState
+from incidents.models.vocab import ReminderChannel, ReminderState
 
-from .factories import ActionItemFactory, IncidentFactory, UserFactory
+from .factories import ActionItemFactory, IncidentFactory, TeamFactory, UserFactory
+from .support.receiver import Receiver
 from .support.servers import Broker, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +64,7 @@ class Workers:
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
         self.processes: list[subprocess.Popen] = []
+        self.command = [sys.executable, "-m", "celery"]
         self.env = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -75,8 +79,11 @@ class Workers:
             "EMAIL_BACKEND": "tests.support.slow_mail.SlowFileBackend",
             "EMAIL_FILE_PATH": str(self.mail_dir),
             "SLOW_MAIL_SECONDS": str(slow_mail_seconds),
-            # A killed worker's deliveries come back quickly in a test.
+            # A killed worker's deliveries come back quickly in a test: its lease on the one it was
+            # sending (longer than the webhook timeout), and on those queued for it.
             "REMINDER_STUCK_AFTER_SECONDS": "3",
+            "REMINDER_WEBHOOK_TIMEOUT_SECONDS": "2",
+            "REMINDER_QUEUED_LEASE_SECONDS": "5",
             "CELERY_VISIBILITY_TIMEOUT": "5",
             "STATIC_MANIFEST": "false",
         }
@@ -84,9 +91,7 @@ class Workers:
     def start(self, name: str) -> subprocess.Popen:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "celery",
+                *self.command,
                 "-A",
                 "coe",
                 "worker",
@@ -190,3 +195,92 @@ def test_worker_killed_mid_sweep_leaves_every_reminder_sent_exactly_once(workers
     wait_until(lambda: sent_count() == len(due_reminders), timeout=90, what="every reminder sent after the restart")
     assert workers.recipients() == due_reminders
     assert ReminderLog.objects.count() == len(due_reminders)
+
+
+class SharedClock:
+    """The test's wall clock and its workers' (tests/support/clocked_celery.py), moved together."""
+
+    def __init__(self, path: Path, start: datetime):
+        self.path, self.now = path, start.timestamp()
+        path.write_text(str(self.now))
+        self.traveller = time_machine.travel(start, tick=True)
+        self.coordinates = self.traveller.start()
+
+    def advance(self, seconds: float, workers: Workers) -> None:
+        self.now += seconds
+        staged = self.path.with_suffix(".new")
+        staged.write_text(str(self.now))
+        staged.replace(self.path)
+        self.coordinates.move_to(datetime.fromtimestamp(self.now, UTC))
+
+        def followed():
+            acks = [Path(f"{self.path}.{p.pid}") for p in workers.processes if p.poll() is None]
+            return all(ack.exists() and ack.read_text() == str(self.now) for ack in acks)
+
+        wait_until(followed, timeout=10, what="the workers' clocks to follow")
+
+    def stop(self) -> None:
+        self.traveller.stop()
+
+
+def idle() -> bool:
+    """Nothing queued or being sent, and nothing due that the last dispatch should have queued."""
+    due = Q(state=ReminderState.CLAIMED, next_attempt_at__lte=timezone.now() - timedelta(seconds=2))
+    return not ReminderLog.objects.filter(Q(state__in=[ReminderState.QUEUED, ReminderState.SENDING]) | due).exists()
+
+
+def test_webhook_down_for_30_minutes_then_back_every_message_delivered_exactly_once(tmp_path, broker):
+    """A real worker, its clock moved with the test's: 15 minutes of 500s, 15 of refused connections, then up."""
+    receiver = Receiver()
+    receiver.mode = "error"
+    start = datetime.combine(timezone.localdate(), datetime.min.time(), tzinfo=UTC).replace(hour=9)
+    clock = SharedClock(tmp_path / "clock", start)
+    workers = Workers(tmp_path, broker)
+    try:
+        for n in range(4):
+            team = TeamFactory(name=f"Team {n}", webhook_url=f"{receiver.url}/{n}")
+            member = UserFactory(username=f"member{n}")
+            team.members.add(member)
+            ActionItemFactory(owner=member, due_date=start.date())
+        workers.command = [sys.executable, "-m", "tests.support.clocked_celery"]
+        workers.env.update(
+            CLOCK_FILE=str(clock.path),
+            REMINDER_CHANNELS="email,webhook",
+            REMINDER_WEBHOOK_TIMEOUT_SECONDS="2",
+            REMINDER_STUCK_AFTER_SECONDS="30",
+        )
+        workers.start("w1")  # it sweeps on start
+        hooks = ReminderLog.objects.filter(channel=ReminderChannel.WEBHOOK)
+        wait_until(lambda: hooks.count() == 4 and idle(), what="the first sweep's deliveries")
+
+        # Beat: the dispatcher every minute, the sweep every 15.
+        for minute in range(1, 31):
+            if minute == 15:
+                receiver.down()
+            clock.advance(60, workers)
+            workers.broker.send("incidents.sweep_reminders" if minute % 15 == 0 else "incidents.dispatch_reminders")
+            wait_until(idle, timeout=30, what=f"minute {minute}'s deliveries")
+        assert not hooks.filter(state__in=[ReminderState.SENT, ReminderState.FAILED]).exists()
+        assert all(1 < row.attempts <= 7 for row in hooks)  # retried, with backoff
+
+        receiver.mode = "ok"
+        receiver.up()
+        for _ in range(10):  # beat's next dispatch after each retry comes due (minutes with nothing due skipped)
+            if not hooks.exclude(state=ReminderState.SENT).exists():
+                break
+            due = hooks.filter(state=ReminderState.CLAIMED).aggregate(at=Min("next_attempt_at"))["at"]
+            clock.advance(max(60.0, (due - timezone.now()).total_seconds() + 1), workers)
+            workers.broker.send("incidents.dispatch_reminders")
+            wait_until(idle, timeout=30, what="the retries' deliveries")
+        assert set(hooks.values_list("state", flat=True)) == {ReminderState.SENT}
+
+        keys = {str(row.idempotency_key) for row in hooks}
+        assert set(receiver.taken) == keys  # every message arrived ...
+        assert receiver.accepted_per_key == dict.fromkeys(keys, 1)  # ... exactly once
+        for request in receiver.requests:  # each payload with its idempotency key
+            assert request["json"]["idempotency_key"] == request["key"] in keys
+        assert workers.recipients() == {f"member{n}@example.com": 1 for n in range(4)}
+    finally:
+        workers.stop()
+        clock.stop()
+        receiver.down()
