@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from incidents import figures
 from incidents.metrics import Period, Scope
+from incidents.models.bounds import in_stored_range
 from incidents.models.vocab import Severity
 
 from .permissions import TokenScopeAllows
@@ -16,8 +17,12 @@ from .schema import ApiAutoSchema
 
 
 class MetricsQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="First day of the period (incident start dates).")
-    end = serializers.DateField(required=False, help_text="Day after the period ends (exclusive).")
+    start = serializers.DateField(
+        required=False, validators=[in_stored_range], help_text="First day of the period (incident start dates)."
+    )
+    end = serializers.DateField(
+        required=False, validators=[in_stored_range], help_text="Day after the period ends (exclusive)."
+    )
     service = serializers.ListField(child=serializers.CharField(max_length=120), required=False)
     region = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
     severity = serializers.ListField(child=serializers.ChoiceField(choices=Severity.choices), required=False)
