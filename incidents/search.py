@@ -47,12 +47,14 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import ActionItem, AIInvolvement, CoeDocument, Incident, TimelineEvent
+from .models.bounds import EARLIEST, STORED_BEFORE
 from .models.coe import SECTION_KEYS, SECTIONS_BY_KEY
 from .models.fulltext import CONFIG
 from .models.vocab import IncidentStatus, PrimaryCause, Severity
 
 MAX_WORDS = 8
 PAGE_SIZE = 20
+MAX_PAGE = 1_000_000
 HITS_PER_KIND = 3
 # Private-use characters mark highlights in ts_headline's output; the text is
 # escaped and only then are they turned into <mark> tags.
@@ -81,7 +83,8 @@ def clean_filters(params) -> dict[str, str]:
         if not value:
             continue
         if choices is None:
-            if value.isdigit() and len(value) == 4:
+            # A year incidents can have (incidents/models/bounds.py); year 0000 would not even query.
+            if value.isdigit() and len(value) == 4 and EARLIEST.year <= int(value) < STORED_BEFORE.year:
                 filters[name] = value
         elif value in choices:
             filters[name] = value
@@ -289,7 +292,8 @@ def _page_number(page) -> int | None:
         number = int(page)
     except (TypeError, ValueError):
         return 1
-    return number if number >= 1 else None
+    # Past any real last page, and small enough for the query's OFFSET (a bigint).
+    return min(number, MAX_PAGE) if number >= 1 else None
 
 
 def _results(user, text: str, filters: dict[str, str], page) -> tuple[list, Page]:

@@ -1,8 +1,19 @@
-from django.urls import path
+from django.urls import path, register_converter
+from django.urls.converters import StringConverter
 
 from .views import actions, coe, pages, tokens
 
 app_name = "incidents"
+
+
+class KeyConverter(StringConverter):
+    """An incident key in a page's path: no slash and no NUL (PostgreSQL cannot compare one), so
+    /incidents/INC%00/ is a 404 like any other unknown key."""
+
+    regex = "[^/\x00]+"
+
+
+register_converter(KeyConverter, "key")
 
 urlpatterns = [
     path("", pages.incident_list, name="list"),
@@ -10,19 +21,19 @@ urlpatterns = [
     path("settings/notifications/", actions.notification_settings, name="notifications"),
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
-    path("<str:key>/", pages.incident_detail, name="detail"),
-    path("<str:key>/edit/", pages.incident_edit, name="edit"),
-    path("<str:key>/timeline/", pages.timeline_edit, name="timeline"),
-    path("<str:key>/timeline/<int:event_id>/", pages.timeline_event_edit, name="timeline-event"),
-    path("<str:key>/timeline/<int:event_id>/delete/", pages.timeline_event_delete, name="timeline-event-delete"),
-    path("<str:key>/actions/<int:item_id>/", actions.action_item_detail, name="action-item"),
-    path("<str:key>/coe/", coe.coe_page, name="coe"),
-    path("<str:key>/coe/preview/", coe.coe_preview, name="coe-preview"),
-    path("<str:key>/coe/submit/", coe.coe_submit, name="coe-submit"),
-    path("<str:key>/coe/approve/", coe.coe_approve, name="coe-approve"),
-    path("<str:key>/coe/publish/", coe.coe_publish, name="coe-publish"),
-    path("<str:key>/coe/reopen/", coe.coe_reopen, name="coe-reopen"),
-    path("<str:key>/coe/comments/", coe.coe_comment, name="coe-comment"),
-    path("<str:key>/coe/history/", coe.coe_history, name="coe-history"),
-    path("<str:key>/coe/export.md", coe.coe_export, name="coe-export"),
+    path("<key:key>/", pages.incident_detail, name="detail"),
+    path("<key:key>/edit/", pages.incident_edit, name="edit"),
+    path("<key:key>/timeline/", pages.timeline_edit, name="timeline"),
+    path("<key:key>/timeline/<int:event_id>/", pages.timeline_event_edit, name="timeline-event"),
+    path("<key:key>/timeline/<int:event_id>/delete/", pages.timeline_event_delete, name="timeline-event-delete"),
+    path("<key:key>/actions/<int:item_id>/", actions.action_item_detail, name="action-item"),
+    path("<key:key>/coe/", coe.coe_page, name="coe"),
+    path("<key:key>/coe/preview/", coe.coe_preview, name="coe-preview"),
+    path("<key:key>/coe/submit/", coe.coe_submit, name="coe-submit"),
+    path("<key:key>/coe/approve/", coe.coe_approve, name="coe-approve"),
+    path("<key:key>/coe/publish/", coe.coe_publish, name="coe-publish"),
+    path("<key:key>/coe/reopen/", coe.coe_reopen, name="coe-reopen"),
+    path("<key:key>/coe/comments/", coe.coe_comment, name="coe-comment"),
+    path("<key:key>/coe/history/", coe.coe_history, name="coe-history"),
+    path("<key:key>/coe/export.md", coe.coe_export, name="coe-export"),
 ]

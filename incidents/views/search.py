@@ -1,6 +1,7 @@
 """/search/?q=: one search across the knowledge base, with facets (see incidents.search)."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 
 from incidents import search as backend
@@ -9,6 +10,9 @@ from incidents import search as backend
 @login_required
 def search(request):
     text = request.GET.get("q", "")
+    # No text can hold a NUL character (PostgreSQL refuses it): a clear 400, not a failed query.
+    if any("\x00" in value for _name, values in request.GET.lists() for value in values):
+        return HttpResponseBadRequest("The search cannot contain NUL characters.", content_type="text/plain")
     filters = backend.clean_filters(request.GET)
     results = backend.search(request.user, text, filters, page=request.GET.get("page"))
     base = request.GET.copy()
