@@ -9,11 +9,13 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.functional import cached_property
 
 from . import services
 from .models import ActionItem, Incident, Source, TimelineEvent
-from .models.coe import SECTIONS
+from .models.bounds import validate_web_url
+from .models.coe import SECTION_MAX_LENGTH, SECTIONS, section_too_long_message
 from .models.vocab import ContributingFactor
 from .services.incidents import FIELDS as INCIDENT_FIELDS
 
@@ -60,6 +62,15 @@ class LocalDateTimeField(forms.DateTimeField):
 
 def _aware(value: datetime | None, zone: str) -> datetime | None:
     return value.replace(tzinfo=ZoneInfo(zone)) if value else None
+
+
+def _check_bounds(form, model, field: str, local: str, value: datetime | None) -> None:
+    """The model field's validators (its bounds, incidents/models/bounds.py) on a time typed in a zone:
+    run here, beside the input, before the model's other rules (times in order) compare it."""
+    try:
+        model._meta.get_field(field).run_validators(value)
+    except ValidationError as error:
+        form.add_error(local, error)
 
 
 def _local(value: datetime | None, zone: str) -> str:
@@ -164,6 +175,7 @@ class IncidentForm(ServiceForm):
             # On the instance too, so the model's validation (times in order) sees them.
             data[field] = _aware(data.get(local), zone)
             setattr(self.instance, field, data[field])
+            _check_bounds(self, Incident, field, local, data[field])
         for name in ("service_names", "region_codes", "tag_names"):
             data[name] = [part.strip() for part in data.get(name, "").split(",") if part.strip()]
         bad_tags = [t for t in data["tag_names"] if not t.replace("-", "").replace("_", "").isalnum()]
@@ -212,6 +224,7 @@ class TimelineEventForm(ServiceForm):
             self.add_error("display_tz", f"Unknown time zone {zone!r}.")
         elif data.get("occurred_local"):
             self.instance.occurred_at = _aware(data["occurred_local"], zone or "UTC")
+            _check_bounds(self, TimelineEvent, "occurred_at", "occurred_local", self.instance.occurred_at)
         return data
 
     def service_data(self) -> dict:
@@ -231,8 +244,12 @@ class CoeSectionsForm(forms.Form):
                 help_text=section.guidance,
                 required=False,
                 strip=False,
+                max_length=SECTION_MAX_LENGTH,
                 widget=forms.Textarea(attrs={"rows": 4, "data-section": section.key}),
             )
+            for validator in self.fields[section.key].validators:
+                if isinstance(validator, MaxLengthValidator):
+                    validator.message = section_too_long_message(section)
 
 
 def whys_from_post(post) -> list[dict]:
@@ -286,7 +303,9 @@ def whys_for_saving(whys: list[dict]) -> list[dict]:
 
 
 class ActionItemForm(ServiceForm):
-    ticket_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Ticket")
+    ticket_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https", label="Ticket", validators=[validate_web_url]
+    )
 
     class Meta:
         model = ActionItem

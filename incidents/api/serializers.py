@@ -19,7 +19,8 @@ from incidents.models import (
     Source,
     TimelineEvent,
 )
-from incidents.models.coe import SECTION_KEYS
+from incidents.models.bounds import in_near_future, in_planning_horizon, validate_web_url
+from incidents.models.coe import SECTION_KEYS, SECTION_MAX_LENGTH, SECTIONS, section_too_long_message
 from incidents.models.vocab import (
     ActionStatus,
     ActionType,
@@ -324,10 +325,10 @@ class IncidentInputSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     severity = serializers.ChoiceField(choices=Severity.choices)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
-    started_at = serializers.DateTimeField()
-    detected_at = serializers.DateTimeField(required=False, allow_null=True)
-    mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
-    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = serializers.DateTimeField(validators=[in_near_future])
+    detected_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
     customer_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     primary_cause = serializers.ChoiceField(choices=PrimaryCause.choices, required=False)
     trigger_kind = serializers.ChoiceField(choices=TriggerKind.choices, required=False, allow_blank=True)
@@ -353,8 +354,8 @@ class ActionItemInputSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
     owner = serializers.CharField(required=False, allow_null=True, max_length=150)
-    due_date = serializers.DateField(required=False, allow_null=True)
-    ticket_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    due_date = serializers.DateField(required=False, allow_null=True, validators=[in_planning_horizon])
+    ticket_url = serializers.URLField(required=False, allow_blank=True, max_length=500, validators=[validate_web_url])
     answers_why = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
     def validate_owner(self, value):
@@ -372,8 +373,13 @@ class CoeInputSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for key in SECTION_KEYS:
-            self.fields[key] = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+        for section in SECTIONS:
+            self.fields[section.key] = serializers.CharField(
+                required=False,
+                allow_blank=True,
+                max_length=SECTION_MAX_LENGTH,
+                error_messages={"max_length": section_too_long_message(section)},
+            )
 
     def validate_whys(self, value):
         for number, chain in enumerate(value, start=1):

@@ -56,7 +56,7 @@ class BaseViewSet(viewsets.GenericViewSet):
     parser_classes = [BoundedJSONParser]
     # Any path segment reaches the view, which answers a JSON 404 for a bad id
     # or key (a URL pattern that refused it would answer Django's HTML 404).
-    lookup_value_regex = r"[^/]+"
+    lookup_value_regex = r"[^/\x00]+"
     schema = ApiAutoSchema()
     csv_filename: str | None = None  # set on lists that export ?format=csv
     etag_actions: tuple[str, ...] = ()  # actions that answer with an ETag (and take If-Match)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .bounds import in_near_future, in_planning_horizon, stored_range, validate_web_url
 from .fulltext import action_vector, search_index, stored_vector
 from .vocab import (
     ACTION_STATUSES_CLOSED,
@@ -50,8 +51,8 @@ class ActionItem(models.Model):
     team = models.ForeignKey(
         "incidents.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="action_items"
     )
-    due_date = models.DateField(null=True, blank=True)
-    ticket_url = models.URLField(max_length=500, blank=True)
+    due_date = models.DateField(null=True, blank=True, validators=[in_planning_horizon])
+    ticket_url = models.URLField(max_length=500, blank=True, validators=[validate_web_url])
     answers_why = models.TextField(blank=True, help_text="Which why (or cause) this action answers.")
     # A corrective action reported by a source rather than decided by us, and
     # whether another source disputes it (e.g. senior sign-off for AI changes).
@@ -59,7 +60,7 @@ class ActionItem(models.Model):
         "incidents.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="action_items"
     )
     disputed = models.BooleanField(default=False)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
     # Who closed it and who then verified it worked: never the same person, nor its owner
     # (the two-person rule, kept by services.action_item_update).
     completed_by = models.ForeignKey(
@@ -101,6 +102,8 @@ class ActionItem(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=ActionStatus.values), name="actionitem_status_valid"),
+            stored_range("actionitem", "due_date", date_only=True),
+            *(stored_range("actionitem", column) for column in ("completed_at", "created_at", "updated_at")),
         ]
 
     def __str__(self) -> str:
@@ -136,8 +139,8 @@ class Control(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="controls"
     )
     status = models.CharField(max_length=20, choices=ControlStatus.choices, default=ControlStatus.ACTIVE)
-    starts_on = models.DateField(null=True, blank=True)
-    ends_on = models.DateField(null=True, blank=True)
+    starts_on = models.DateField(null=True, blank=True, validators=[in_planning_horizon])
+    ends_on = models.DateField(null=True, blank=True, validators=[in_planning_horizon])
     disputed = models.BooleanField(default=False)
     dispute_note = models.TextField(blank=True)
     incidents = models.ManyToManyField("incidents.Incident", blank=True, related_name="controls")
@@ -145,6 +148,7 @@ class Control(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [stored_range("control", column, date_only=True) for column in ("starts_on", "ends_on")]
 
     def __str__(self) -> str:
         return self.name

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils import timezone
 
+from .bounds import in_near_future, stored_range
 from .fulltext import coe_vector, search_index, stored_vector
 from .vocab import CoeStatus
 
@@ -112,8 +114,25 @@ SECTION_KEYS = tuple(s.key for s in SECTIONS)
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}
 
 
+# The longest a section may be, wherever it is written (the editor's form, the API, the admin).
+SECTION_MAX_LENGTH = 50_000
+
+
+def section_too_long_message(section: Section) -> str:
+    return f"{section.title}: at most {SECTION_MAX_LENGTH:,} characters (this has %(show_value)s)."
+
+
 def _section_fields() -> dict[str, models.TextField]:
-    return {s.key: models.TextField(blank=True, default="", help_text=s.guidance) for s in SECTIONS}
+    return {
+        s.key: models.TextField(
+            blank=True,
+            default="",
+            help_text=s.guidance,
+            max_length=SECTION_MAX_LENGTH,
+            validators=[MaxLengthValidator(SECTION_MAX_LENGTH, message=section_too_long_message(s))],
+        )
+        for s in SECTIONS
+    }
 
 
 class WorkflowError(Exception):
@@ -158,9 +177,9 @@ class CoeDocument(CoeDocumentBase):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    approved_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    published_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
     search_vector = stored_vector(coe_vector())
 
     objects = CoeDocumentQuerySet.as_manager()
@@ -172,6 +191,10 @@ class CoeDocument(CoeDocumentBase):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=CoeStatus.values), name="coedocument_status_valid"),
+            *(
+                stored_range("coedocument", column)
+                for column in ("created_at", "updated_at", "submitted_at", "approved_at", "published_at")
+            ),
         ]
         indexes = [
             # The dashboard's COE timeliness reads each incident's approval from the index alone.
@@ -248,7 +271,10 @@ class CoeRevision(models.Model):
 
     class Meta:
         ordering = ["coe", "-number"]
-        constraints = [models.UniqueConstraint(fields=["coe", "number"], name="coerevision_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["coe", "number"], name="coerevision_unique_number"),
+            stored_range("coerevision", "saved_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.coe} r{self.number}"
@@ -261,10 +287,11 @@ class ReviewComment(models.Model):
     body = models.TextField()
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
     created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
 
     class Meta:
         ordering = ["coe", "created_at", "id"]
+        constraints = [stored_range("reviewcomment", column) for column in ("created_at", "resolved_at")]
 
     def __str__(self) -> str:
         return f"{self.author} on {self.section}: {self.body[:40]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from .bounds import in_near_future, stored_range, validate_web_url
 from .vocab import ClaimedAIRole, PrimaryCause, SourceKind, Stance
 
 
@@ -75,15 +76,15 @@ def _cited_only_by_hidden(user) -> list[int]:
 
 
 class Source(models.Model):
-    url = models.URLField(max_length=500, unique=True)
+    url = models.URLField(max_length=500, unique=True, validators=[validate_web_url])
     title = models.CharField(max_length=300)
     publisher = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=SourceKind.choices)
-    published_on = models.DateField(null=True, blank=True)
+    published_on = models.DateField(null=True, blank=True, validators=[in_near_future])
     published_approx = models.BooleanField(
         default=False, help_text="The publication date is approximate (e.g. 'about 2026-02-20')."
     )
-    retrieved_on = models.DateField(null=True, blank=True)
+    retrieved_on = models.DateField(null=True, blank=True, validators=[in_near_future])
     note = models.TextField(
         blank=True, help_text="How it was read, e.g. 'via The Register' or 'read through secondaries'."
     )
@@ -92,6 +93,7 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["published_on", "publisher"]
+        constraints = [stored_range("source", column, date_only=True) for column in ("published_on", "retrieved_on")]
 
     def __str__(self) -> str:
         return f"{self.publisher}: {self.title}"

@@ -11,6 +11,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from .bounds import in_near_future, stored_range
 from .fulltext import incident_vector, search_index, stored_vector, timeline_vector
 from .keys import public_key, restricted_key, take_numbers
 from .vocab import (
@@ -109,16 +110,16 @@ class Incident(models.Model):
 
     # Times are stored apart from the reported duration (The VOID): a source
     # may say "about 13 hours" without giving either end.
-    started_at = models.DateTimeField()
+    started_at = models.DateTimeField(validators=[in_near_future])
     time_precision = models.CharField(
         max_length=10,
         choices=TimePrecision.choices,
         default=TimePrecision.MINUTE,
         help_text="How exactly the sources pin down the start.",
     )
-    detected_at = models.DateTimeField(null=True, blank=True)
-    mitigated_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    mitigated_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    resolved_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
     reported_duration = models.DurationField(
         null=True, blank=True, help_text="Duration as reported by a source, when the ends are not known."
     )
@@ -173,6 +174,10 @@ class Incident(models.Model):
                 condition=Q(restricted=False) | Q(access_group__isnull=False),
                 name="incident_restricted_has_group",
                 violation_error_message="A restricted incident needs a group of people allowed to see it.",
+            ),
+            *(
+                stored_range("incident", column)
+                for column in ("started_at", "detected_at", "mitigated_at", "resolved_at", "created_at", "updated_at")
             ),
         ]
         indexes = [
@@ -328,12 +333,15 @@ class ImpactFigure(models.Model):
     value = models.DecimalField(max_digits=20, decimal_places=2)
     unit = models.CharField(max_length=40, blank=True, help_text="e.g. orders, reports, %, hours")
     is_estimate = models.BooleanField(default=False)
-    as_of = models.DateTimeField(null=True, blank=True, help_text="When the figure was reported.")
+    as_of = models.DateTimeField(
+        null=True, blank=True, help_text="When the figure was reported.", validators=[in_near_future]
+    )
     note = models.CharField(max_length=300, blank=True)
     source = models.ForeignKey("incidents.Source", null=True, blank=True, on_delete=models.PROTECT)
 
     class Meta:
         ordering = ["incident", "name", "as_of", "id"]
+        constraints = [stored_range("impactfigure", "as_of")]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.value.normalize():f} {self.unit}".strip()
@@ -341,7 +349,7 @@ class ImpactFigure(models.Model):
 
 class TimelineEvent(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
-    occurred_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(validators=[in_near_future])
     precision = models.CharField(max_length=10, choices=TimePrecision.choices, default=TimePrecision.MINUTE)
     display_tz = models.CharField(
         max_length=64, default="UTC", help_text="The time zone the source states the time in, e.g. America/Los_Angeles."
@@ -364,7 +372,7 @@ class TimelineEvent(models.Model):
     class Meta:
         ordering = ["incident", "occurred_at", "id"]
         indexes = [models.Index(fields=["incident", "occurred_at"]), search_index("timeline_search_gin")]
-        constraints = [_choice_check("kind", TimelineKind)]
+        constraints = [_choice_check("kind", TimelineKind), stored_range("timelineevent", "occurred_at")]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"

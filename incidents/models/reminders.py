@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .bounds import stored_range
 from .vocab import ReminderChannel, ReminderKind, ReminderState
 
 
@@ -55,6 +56,10 @@ class ReminderLog(models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"]),
             models.Index(fields=["state", "next_attempt_at"], name="incidents_reminder_due_idx"),
+        ]
+        constraints = [
+            stored_range("reminderlog", column)
+            for column in ("created_at", "sending_since", "sent_at", "next_attempt_at", "lease_expires_at")
         ]
 
     def __str__(self) -> str:

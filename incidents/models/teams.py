@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from .bounds import validate_web_url
+
 
 class _NamedByIncidentsQuerySet(models.QuerySet):
     """A vocabulary people type in on an incident (its services, its regions)."""
@@ -45,7 +47,9 @@ class Team(models.Model):
     slug = models.SlugField(max_length=120, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
     webhook_url = models.URLField(
-        blank=True, help_text="Optional chat webhook; reminders post a chat-style JSON message to it."
+        blank=True,
+        validators=[validate_web_url],
+        help_text="Optional chat webhook; reminders post a chat-style JSON message to it.",
     )
 
     class Meta:

@@ -11,6 +11,8 @@ from django.db import connection, models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .bounds import in_planning_horizon, stored_range
+
 
 class TokenScope(models.TextChoices):
     READ = "read", "Read"
@@ -76,7 +78,7 @@ class ApiToken(models.Model):
     key_id = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, validators=[in_planning_horizon])
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -85,6 +87,9 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API token"
+        constraints = [
+            stored_range("apitoken", column) for column in ("created_at", "expires_at", "last_used_at", "revoked_at")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user}, {self.scope})"

@@ -33,6 +33,7 @@ from incidents import figures as dashboard_figures
 from incidents import metrics
 from incidents.metrics import Period, Scope
 from incidents.models import Control, Region, Service, Team
+from incidents.models.bounds import EARLIEST_DATE, STORED_BEFORE_DATE, in_stored_range, latest_date
 from incidents.models.vocab import AttributionStatus, PrimaryCause, Severity
 
 PERIOD_CHOICES = [
@@ -69,8 +70,18 @@ ACTION_LABELS = {"open": "Open", "overdue": "Overdue", "done_on_time": "Done on 
 
 class DashboardForm(forms.Form):
     period = forms.ChoiceField(choices=PERIOD_CHOICES, required=False, label="Period")
-    start = forms.DateField(required=False, label="Started on or after", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, label="Started before", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        required=False,
+        label="Started on or after",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[in_stored_range],
+    )
+    end = forms.DateField(
+        required=False,
+        label="Started before",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[in_stored_range],
+    )
     service = forms.ChoiceField(required=False)
     region = forms.ChoiceField(required=False)
     team = forms.ChoiceField(required=False)
@@ -303,17 +314,33 @@ def _short(label: str) -> str:
     return label.split(" (")[0]
 
 
+# The most months a monthly chart lists: twenty years, the latest ones.
+MAX_MONTHS = 240
+
+
 def _months(present: list[str], period: Period, today: date) -> list[str]:
-    """Every month from the period's (or the data's) first to its end or today, so empty months show as zero."""
+    """Every month from the period's (or the data's) first to its end or today, so empty months show as zero.
+
+    Bounded by construction: the ends are clamped to what can be stored (incidents/models/bounds.py) and
+    at most MAX_MONTHS are listed, the latest (an incident in 1970 does not push this year off the chart).
+    """
     dates = [date.fromisoformat(f"{month}-01") for month in present]
     first = period.start or (min(dates) if dates else None)
     last = min(period.end - timedelta(days=1), today) if period.end else today
     if dates:
         last = max(last, max(dates))
+    if first is not None:
+        # Nothing can be entered later than a year ahead; a later start (set by hand) stays in the totals.
+        first, last = max(first, EARLIEST_DATE), min(last, latest_date())
     if first is None or first > last:
-        return sorted(present)
+        return sorted(present)[-MAX_MONTHS:]
+    last_month = _month_start(last)
+    span = (last_month.year - first.year) * 12 + last_month.month - first.month + 1
+    if span > MAX_MONTHS:
+        index = last_month.year * 12 + last_month.month - MAX_MONTHS
+        first = date(index // 12, index % 12 + 1, 1)
     months, cursor = [], _month_start(first)
-    while cursor <= last and len(months) < 240:
+    while cursor <= last:
         months.append(f"{cursor:%Y-%m}")
         cursor = _next_month(cursor)
     return months
@@ -1040,9 +1067,13 @@ def _subset(request, incidents, scope: Scope, today: date):
 
 def _parse_date(text: str | None) -> date:
     try:
-        return date.fromisoformat(text or "")
+        day = date.fromisoformat(text or "")
     except ValueError:
         raise Http404("Bad date") from None
+    # Only the days incidents can have: 9999-12 would have no next month to end it.
+    if not EARLIEST_DATE <= day < STORED_BEFORE_DATE:
+        raise Http404("Bad date")
+    return day
 
 
 @login_required
