@@ -1,7 +1,21 @@
 """Private responses kept out of caches, and who the client is behind a proxy."""
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.utils.cache import has_vary_header, patch_cache_control
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """django-axes's lockout check, for the log-ins that come with a request (the site's and the admin's forms).
+
+    authenticate() without one (a test client's login(), a script) has no client address to count; axes's own
+    backend refuses it outright, this one leaves it to the ModelBackend.
+    """
+
+    def authenticate(self, request=None, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
 
 
 class NoStoreMiddleware:

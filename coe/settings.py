@@ -127,7 +127,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # database, so it keeps counting when Redis is down. The LOGIN_FAILURE_LIMIT-th failure locks the address out:
 # it and every attempt after it, until LOGIN_LOCKOUT_MINUTES after the last one, is answered 429 without its
 # password being checked. A success resets the count.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["coe.security.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
@@ -138,6 +138,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address for those counts and the API's: REMOTE_ADDR, or behind this many reverse proxies that
 # each append to X-Forwarded-For, the address the outermost one saw (coe/security.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Requests with a token that is not valid, per client address (incidents/api/authentication.py).
+API_THROTTLE_BAD_TOKEN = env_str("API_THROTTLE_BAD_TOKEN", "20/minute")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/incidents/"
 LOGOUT_REDIRECT_URL = "login"
@@ -284,8 +286,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),
         "user": env_str("API_THROTTLE_USER", "6000/minute"),
-        # Requests with a token that is not valid, per client address (incidents/api/authentication.py).
-        "bad_token": env_str("API_THROTTLE_BAD_TOKEN", "20/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.core.cache import cache as shared_cache
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework import throttling
@@ -77,6 +78,9 @@ class BadTokenThrottle(ClientIdentMixin, throttling.SimpleRateThrottle):
     counted after it failed (BearerTokenAuthentication)."""
 
     scope = "bad_token"
+
+    def get_rate(self):
+        return settings.API_THROTTLE_BAD_TOKEN
 
     def get_cache_key(self, request, view=None):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
