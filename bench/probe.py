@@ -288,7 +288,7 @@ def reminders_sent() -> dict:
 
     began = time.monotonic()
     result = reminders.sweep()
-    marked = ReminderLog.objects.filter(state=ReminderState.CLAIMED).update(
+    marked = ReminderLog.objects.filter(state__in=[ReminderState.CLAIMED, ReminderState.QUEUED]).update(
         state=ReminderState.SENT, sent_at=timezone.now()
     )
     return {"claimed": len(result.to_deliver), "marked_sent": marked, "seconds": round(time.monotonic() - began, 1)}
