@@ -10,8 +10,13 @@ from .throttling import BadTokenThrottle
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <token>`. A client address that sent API_THROTTLE_BAD_TOKEN tokens that are not
-    valid is answered 429 with Retry-After, whatever token it sends next, until the oldest of them ages out:
-    guessing tokens takes forever. The count is shared through the cache, or per process while Redis is down."""
+    valid is answered 429 with Retry-After for every further token that is not valid, until the oldest of them
+    ages out: guessing tokens takes forever. The count is shared through the cache, or per process while Redis
+    is down.
+
+    The count is read only once a token has failed: a valid token (2^256 of them to guess from) costs no cache
+    round trip, which every API request would otherwise pay (API list 0.51 -> 0.41 of the floor).
+    """
 
     keyword = "Bearer"
 
@@ -19,13 +24,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
-        limit = BadTokenThrottle()
-        wait = limit.wait_before_trying(request)
-        if wait is not None:
-            raise exceptions.Throttled(wait, detail="Too many requests with a token that is not valid.")
         try:
             return self._authenticate(header)
         except exceptions.AuthenticationFailed:
+            limit = BadTokenThrottle()
+            wait = limit.wait_before_trying(request)
+            if wait is not None:
+                raise exceptions.Throttled(wait, detail="Too many requests with a token that is not valid.") from None
             limit.failed()
             raise
 

@@ -29,10 +29,11 @@ class FallbackCache:
         self._lock = threading.Lock()
         self._down_until = 0.0  # time.monotonic() before which the shared cache is not tried
 
-    def _call(self, method: str, *args):
+    def _call(self, run):
+        """`run(cache)` on the shared cache, or on this process's own while the shared one fails."""
         if time.monotonic() >= self._down_until:
             try:
-                result = getattr(shared_cache, method)(*args)
+                result = run(shared_cache)
             except Exception:
                 with self._lock:
                     was_up = self._down_until == 0.0
@@ -45,13 +46,26 @@ class FallbackCache:
                 if was_down:
                     logger.warning("Cache reachable again: the API's rate limits are shared again")
                 return result
-        return getattr(self.local, method)(*args)
+        return run(self.local)
 
     def get(self, key, default=None):
-        return self._call("get", key, default)
+        return self._call(lambda cache: cache.get(key, default))
 
     def set(self, key, value, timeout):
-        return self._call("set", key, value, timeout)
+        return self._call(lambda cache: cache.set(key, value, timeout))
+
+    def count(self, key, timeout) -> int:
+        """Add one to the counter at `key` (created to expire after `timeout`) and return it: one round trip."""
+        return self._call(lambda cache: _count(cache, key, timeout))
+
+
+def _count(cache, key, timeout) -> int:
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter yet in this window
+        if cache.add(key, 1, timeout):
+            return 1
+        return cache.incr(key)  # another request created it meanwhile
 
 
 fallback_cache = FallbackCache()
@@ -65,11 +79,35 @@ class ClientIdentMixin:
         return client_ip(request)
 
 
-class AnonRateThrottle(ClientIdentMixin, throttling.AnonRateThrottle):
+class WindowCountMixin:
+    """The rate counted per fixed window (the rate's period) with one atomic increment.
+
+    DRF's own throttles keep a list of every request's time in the window, read and written back whole on each
+    request: at the user rate (6,000 a minute) a busy client's request pickled thousands of floats twice, the
+    biggest cost of an API request after its query. A fixed window can let a client through up to twice the rate
+    across a window's edge; for a limit of thousands a minute that is the price of one round trip.
+    """
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        now = self.timer()
+        window = int(now // self.duration)
+        self.retry_after = (window + 1) * self.duration - now
+        return self.cache.count(f"{self.key}:{window}", self.duration + 1) <= self.num_requests
+
+    def wait(self):
+        return self.retry_after
+
+
+class AnonRateThrottle(WindowCountMixin, ClientIdentMixin, throttling.AnonRateThrottle):
     pass
 
 
-class UserRateThrottle(ClientIdentMixin, throttling.UserRateThrottle):
+class UserRateThrottle(WindowCountMixin, ClientIdentMixin, throttling.UserRateThrottle):
     pass
 
 
