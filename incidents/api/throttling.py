@@ -10,8 +10,9 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.cache import cache as shared_cache
+from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
 
 from coe.security import client_ip
@@ -33,7 +34,7 @@ class FallbackCache:
         """`run(cache)` on the shared cache, or on this process's own while the shared one fails."""
         if time.monotonic() >= self._down_until:
             try:
-                result = run(shared_cache)
+                result = run(caches["default"])
             except Exception:
                 with self._lock:
                     was_up = self._down_until == 0.0
@@ -60,6 +61,13 @@ class FallbackCache:
 
 
 def _count(cache, key, timeout) -> int:
+    if isinstance(cache, RedisCache):
+        # One round trip: INCR and, for a new counter, its expiry, pipelined on the cache's own connection
+        # (Django's incr() asks EXISTS first; at every API request the second round trip showed).
+        key = cache.make_and_validate_key(key)
+        client = cache._cache.get_client(key, write=True)
+        count, _ = client.pipeline(transaction=False).incr(key).expire(key, timeout, nx=True).execute()
+        return count
     try:
         return cache.incr(key)
     except ValueError:  # no counter yet in this window
