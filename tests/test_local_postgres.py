@@ -9,7 +9,16 @@ from django.core.exceptions import ImproperlyConfigured
 from coe import local_postgres
 
 
-def test_the_url_names_a_running_server_with_the_projects_database():
+@pytest.fixture
+def local_server():
+    """The project's local server, stopped again afterwards if the test started it (CI uses another server)."""
+    was_running = (local_postgres.DATA_DIR / "postmaster.pid").exists()
+    yield
+    if not was_running:
+        local_postgres.stop()
+
+
+def test_the_url_names_a_running_server_with_the_projects_database(local_server):
     url = local_postgres.url()
     with psycopg.connect(url) as conn:
         assert conn.info.dbname == local_postgres.DATABASE
