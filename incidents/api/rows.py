@@ -98,6 +98,12 @@ def _seconds(end, start) -> int | None:
     return int((end - start).total_seconds()) if end is not None and start is not None else None
 
 
+def _in_path(key: str) -> str:
+    # Keys are letters, digits and hyphens, which a path keeps as they are: quote() only for anything else
+    # (quoting a hundred keys cost about 0.4 ms of a page).
+    return key if key.isascii() and key.replace("-", "").isalnum() else quote(key, safe="")
+
+
 def shape(rows: list[dict], request) -> list[dict]:
     """The JSON objects of IncidentListSerializer, field for field and in its order."""
     # reverse() once per page, not per row: every detail URL differs only in the key.
@@ -112,7 +118,7 @@ def shape(rows: list[dict], request) -> list[dict]:
     return [
         {
             "key": row["key"],
-            "url": f"{before}{quote(row['key'], safe='')}{after}",
+            "url": f"{before}{_in_path(row['key'])}{after}",
             "title": row["title"],
             "severity": row["severity"],
             "status": row["status"],
