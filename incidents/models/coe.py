@@ -173,6 +173,12 @@ class CoeDocument(CoeDocumentBase):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_coes"
     )
     reviewed_in_ops_meeting = models.BooleanField(default=False)
+    ops_review_on = models.DateField(
+        null=True, blank=True, validators=[in_near_future], help_text="When the operational meeting reviewed it."
+    )
+    ops_review_meeting = models.CharField(
+        max_length=200, blank=True, help_text="Which meeting, e.g. 'Weekly ops review'."
+    )
     # Bumped on every save; an edit based on an older version is a conflict.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -195,6 +201,7 @@ class CoeDocument(CoeDocumentBase):
                 stored_range("coedocument", column)
                 for column in ("created_at", "updated_at", "submitted_at", "approved_at", "published_at")
             ),
+            stored_range("coedocument", "ops_review_on", date_only=True),
         ]
         indexes = [
             # The dashboard's COE timeliness reads each incident's approval from the index alone.
@@ -288,6 +295,9 @@ class ReviewComment(models.Model):
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["coe", "created_at", "id"]

@@ -117,9 +117,16 @@ class Incident(models.Model):
         default=TimePrecision.MINUTE,
         help_text="How exactly the sources pin down the start.",
     )
+    started_estimated = models.BooleanField(default=False, help_text="The start is an estimate, not a report.")
     detected_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    detected_precision = models.CharField(max_length=10, choices=TimePrecision.choices, default=TimePrecision.MINUTE)
+    detected_estimated = models.BooleanField(default=False)
     mitigated_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    mitigated_precision = models.CharField(max_length=10, choices=TimePrecision.choices, default=TimePrecision.MINUTE)
+    mitigated_estimated = models.BooleanField(default=False)
     resolved_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
+    resolved_precision = models.CharField(max_length=10, choices=TimePrecision.choices, default=TimePrecision.MINUTE)
+    resolved_estimated = models.BooleanField(default=False)
     reported_duration = models.DurationField(
         null=True, blank=True, help_text="Duration as reported by a source, when the ends are not known."
     )
@@ -351,6 +358,7 @@ class TimelineEvent(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     occurred_at = models.DateTimeField(validators=[in_near_future])
     precision = models.CharField(max_length=10, choices=TimePrecision.choices, default=TimePrecision.MINUTE)
+    estimated = models.BooleanField(default=False, help_text="The time is an estimate, not a report.")
     display_tz = models.CharField(
         max_length=64, default="UTC", help_text="The time zone the source states the time in, e.g. America/Los_Angeles."
     )
