@@ -1,7 +1,7 @@
 """Domain models, one module per concept; import from `incidents.models`."""
 
 from .actions import ActionItem, Control
-from .ai import AIInvolvement
+from .ai import CITABLE_AI_FIELDS, AIFieldCitation, AIInvolvement
 from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
 from .evidence import Claim, Source
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
@@ -11,7 +11,9 @@ from .teams import Region, Service, Tag, Team
 from .tokens import ApiToken, TokenScope
 
 __all__ = [
+    "CITABLE_AI_FIELDS",
     "SECTIONS",
+    "AIFieldCitation",
     "AIInvolvement",
     "ActionItem",
     "ApiToken",

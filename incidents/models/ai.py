@@ -61,3 +61,35 @@ class AIInvolvement(models.Model):
     def gate_failed(self) -> bool:
         """The gate was absent or bypassed: the dashboard's headline AI figure."""
         return self.gate_present == TriState.NO or self.gate_bypassed == TriState.YES
+
+
+# The fields of an AI involvement record a source can be cited for, one source each.
+CITABLE_AI_FIELDS = (
+    "agent_name",
+    "role",
+    "autonomy_level",
+    "gate_present",
+    "gate_type",
+    "gate_bypassed",
+    "permissions_held",
+    "permissions_inherited",
+    "action_taken",
+    "action_class",
+    "reversible",
+)
+
+
+class AIFieldCitation(models.Model):
+    """The source for one field of an AI involvement record ("the agent inherited the operator's
+    permissions", says this report): each fact cited where it is stated."""
+
+    involvement = models.ForeignKey(AIInvolvement, on_delete=models.CASCADE, related_name="citations")
+    field = models.CharField(max_length=30, choices=[(name, name.replace("_", " ")) for name in CITABLE_AI_FIELDS])
+    source = models.ForeignKey("incidents.Source", on_delete=models.PROTECT, related_name="ai_field_citations")
+
+    class Meta:
+        ordering = ["involvement", "field"]
+        constraints = [models.UniqueConstraint(fields=["involvement", "field"], name="aifieldcitation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.source_id}"

@@ -17,13 +17,14 @@ def _citations() -> list[tuple[models.QuerySet, str, str]]:
     """Every record that cites a source: (its rows, unordered so they can be UNIONed, the source
     column, the incident column)."""
     from .actions import ActionItem
-    from .ai import AIInvolvement
+    from .ai import AIFieldCitation, AIInvolvement
     from .incident import ImpactFigure, Incident, TimelineEvent
 
     return [
         (Incident.sources.through.objects.order_by(), "source", "incident"),
         (Claim.objects.order_by(), "source", "incident"),
         (AIInvolvement.evidence.through.objects.order_by(), "source", "aiinvolvement__incident"),
+        (AIFieldCitation.objects.order_by(), "source", "involvement__incident"),
         (ActionItem.objects.order_by(), "source", "incident"),
         (TimelineEvent.objects.order_by(), "source", "incident"),
         (ImpactFigure.objects.order_by(), "source", "incident"),
