@@ -247,6 +247,13 @@ class ReminderKind(models.TextChoices):
     ESCALATION = "escalation", "Escalation"
     COE_OVERDUE = "coe_overdue", "COE not approved"
     LEADERSHIP_WEEKLY = "leadership_weekly", "Leadership weekly summary"
+    # The review workflow's steps, each told once to the people concerned.
+    COE_SUBMITTED = "coe_submitted", "COE submitted for review"
+    COE_COMMENTED = "coe_commented", "COE review comment"
+    COE_RETURNED = "coe_returned", "COE sent back"
+    COE_APPROVED = "coe_approved", "COE approved"
+    COE_REOPENED = "coe_reopened", "COE reopened"
+    COE_PUBLISHED = "coe_published", "COE published"
 
 
 class ReminderChannel(models.TextChoices):
