@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from incidents.models import CoeDocument, CoeRevision, Incident, ReviewComment, WorkflowError
@@ -65,18 +64,21 @@ def coe_start(*, incident: Incident, user) -> CoeDocument:
 def coe_save(*, coe: CoeDocument, user, data: dict, base_version: int) -> CoeDocument:
     """Save sections and whys if nobody saved since `base_version`.
 
-    The version check and the bump are one conditional UPDATE, so two people
+    The version check and the bump happen under the row's lock, so two people
     saving at the same moment cannot both win: the loser gets ConflictError
-    with the current text, and their own text is still in their form.
+    with the current text, and their own text is still in their form. The row
+    is saved with save(), not a queryset update, so the change history records it.
     """
     if coe.status != CoeStatus.DRAFT:
         raise WorkflowError("Only a draft can be edited; reopen it first.")
-    fields = {key: data[key] for key in (*SECTION_KEYS, "whys") if key in data}
-    updated = CoeDocument.objects.filter(pk=coe.pk, version=base_version, status=CoeStatus.DRAFT).update(
-        **fields, version=F("version") + 1, updated_at=timezone.now()
-    )
-    if updated != 1:
-        raise ConflictError(CoeDocument.objects.get(pk=coe.pk))
+    current = CoeDocument.objects.select_for_update().select_related("incident").get(pk=coe.pk)
+    if current.version != base_version or current.status != CoeStatus.DRAFT:
+        raise ConflictError(current)
+    for key in (*SECTION_KEYS, "whys"):
+        if key in data:
+            setattr(current, key, data[key])
+    current.version += 1
+    current.save()
     coe.refresh_from_db()
     # Whoever writes is an author, and so can no longer approve it.
     coe.authors.add(user)
