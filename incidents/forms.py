@@ -13,7 +13,8 @@ from django.core.validators import MaxLengthValidator
 from django.utils.functional import cached_property
 
 from . import services
-from .models import ActionItem, Incident, Source, TimelineEvent
+from .list_fields import NameListField
+from .models import ActionItem, Incident, Region, Service, Source, Tag, TimelineEvent
 from .models.bounds import validate_web_url
 from .models.coe import SECTION_MAX_LENGTH, SECTIONS, section_too_long_message
 from .models.vocab import ContributingFactor
@@ -131,9 +132,27 @@ class IncidentForm(ServiceForm):
         widget=forms.CheckboxSelectMultiple,
         label="Contributing factors",
     )
-    service_names = forms.CharField(required=False, label="Services", help_text="Comma-separated.")
-    region_codes = forms.CharField(required=False, label="Regions", help_text="Comma-separated, e.g. us-east-1.")
-    tag_names = forms.CharField(required=False, label="Tags", help_text="Comma-separated.")
+    service_names = NameListField(
+        item_max_length=Service._meta.get_field("name").max_length,
+        items_label="Service names",
+        required=False,
+        label="Services",
+        help_text="Comma-separated.",
+    )
+    region_codes = NameListField(
+        item_max_length=Region._meta.get_field("code").max_length,
+        items_label="Region codes",
+        required=False,
+        label="Regions",
+        help_text="Comma-separated, e.g. us-east-1.",
+    )
+    tag_names = NameListField(
+        item_max_length=Tag._meta.get_field("name").max_length,
+        items_label="Tags",
+        required=False,
+        label="Tags",
+        help_text="Comma-separated.",
+    )
 
     class Meta:
         model = Incident
@@ -176,9 +195,7 @@ class IncidentForm(ServiceForm):
             data[field] = _aware(data.get(local), zone)
             setattr(self.instance, field, data[field])
             _check_bounds(self, Incident, field, local, data[field])
-        for name in ("service_names", "region_codes", "tag_names"):
-            data[name] = [part.strip() for part in data.get(name, "").split(",") if part.strip()]
-        bad_tags = [t for t in data["tag_names"] if not t.replace("-", "").replace("_", "").isalnum()]
+        bad_tags = [t for t in data.get("tag_names", []) if not t.replace("-", "").replace("_", "").isalnum()]
         if bad_tags:
             self.add_error("tag_names", f"Tags are single words (letters, digits, - or _): {', '.join(bad_tags)}")
         return data
