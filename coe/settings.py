@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "auditlog",
     "incidents",
 ]
 
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # The signed-in user is the actor of what a request changes (incidents/history.py).
+    "incidents.history.HistoryActorMiddleware",
     # Last, as django-axes asks: turns a refused login into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -135,6 +138,12 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "coe.security.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# The change history (docs/history.md). Values are kept as JSON (null is null, a flag a boolean, a
+# number a number, not their strings); fixtures loaded raw are imports, not changes.
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
+
 # The client's address for those counts and the API's: REMOTE_ADDR, or behind this many reverse proxies that
 # each append to X-Forwarded-For, the address the outermost one saw (coe/security.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
@@ -316,7 +325,7 @@ SPECTACULAR_SETTINGS = {
 # computes its figures; the short timeouts keep an unreachable Redis from holding up each request.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "coe.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }

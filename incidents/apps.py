@@ -12,3 +12,7 @@ class IncidentsConfig(AppConfig):
         from . import lookups, postgres_times  # noqa: F401  (lookups registers `ilike` and `any_of`)
 
         postgres_times.connect()
+
+        from . import history
+
+        history.register()

@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 from django.db import transaction
 
 from incidents import figures
+from incidents.history import acting_as
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -20,12 +21,15 @@ def service(*, dashboard: bool) -> Callable[[Callable[P, R]], Callable[P, R]]:
     dashboard=True: the service writes something the dashboard's figures read (incidents and
     their services, regions and access groups; action items; COE approvals), so once per call
     the cached figures are marked stale, effective when the outermost transaction commits.
+
+    The caller a service names (user=, or by=) is the actor of every change it records in the
+    history, wherever it is called from: a page, the API, a command or a task.
     """
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            with transaction.atomic():
+            with acting_as(kwargs.get("user") or kwargs.get("by")), transaction.atomic():
                 result = function(*args, **kwargs)
                 if dashboard:
                     figures.data_changed()
