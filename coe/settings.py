@@ -316,6 +316,8 @@ SPECTACULAR_SETTINGS = {
         "ActionStatusEnum": "incidents.models.vocab.ActionStatus",
         "CoeStatusEnum": "incidents.models.vocab.CoeStatus",
         "ControlStatusEnum": "incidents.models.vocab.ControlStatus",
+        "SourceKindEnum": "incidents.models.vocab.SourceKind",
+        "TimelineKindEnum": "incidents.models.vocab.TimelineKind",
     },
 }
 
