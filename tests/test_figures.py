@@ -200,7 +200,7 @@ class TestCacheDown:
     def test_an_unreachable_cache_computes_the_figures(self, world, leader, settings):
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "coe.redis_cache.RedisCache",
                 "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
                 "OPTIONS": {"socket_connect_timeout": 0.2},
             }

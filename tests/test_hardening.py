@@ -26,7 +26,7 @@ CLOSED_REDIS = "redis://127.0.0.1:9/0"  # the discard port: nothing listens
 def redis_down(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "coe.redis_cache.RedisCache",
             "LOCATION": CLOSED_REDIS,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
