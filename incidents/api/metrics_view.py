@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from incidents import figures
 from incidents.metrics import Period, Scope
+from incidents.models import Team
 from incidents.models.bounds import in_stored_range
 from incidents.models.vocab import Severity
 
@@ -26,7 +27,7 @@ class MetricsQuerySerializer(serializers.Serializer):
     service = serializers.ListField(child=serializers.CharField(max_length=120), required=False)
     region = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
     severity = serializers.ListField(child=serializers.ChoiceField(choices=Severity.choices), required=False)
-    team = serializers.SlugField(required=False)
+    team = serializers.SlugField(required=False, max_length=Team._meta.get_field("slug").max_length)
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["end"] <= attrs["start"]:
