@@ -13,13 +13,18 @@ children included, is one indexed query (migration 0011_history_index).
 from __future__ import annotations
 
 import contextlib
+import json
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
-from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
+from django.db.models import BooleanField, DateTimeField, QuerySet
 from django.db.models.signals import pre_save  # noqa: TID251  (auditlog's entries are written from signals)
 
 # Derived or bookkeeping columns: the stored search vectors, the repeat flags the services recompute,
@@ -152,3 +157,134 @@ def entries_for(incident_id: int) -> QuerySet[LogEntry]:
         .select_related("actor", "content_type")
         .order_by("-timestamp", "-id")
     )
+
+
+# Reading: entries as people read them.
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    before: Any = None  # as stored (JSON); None for a list's change
+    after: Any = None
+    before_display: str = ""
+    after_display: str = ""
+    added: tuple[str, ...] = ()  # a list's change (services, sources, authors...)
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    id: int
+    at: datetime
+    actor: str | None  # the username; None for a bulk load or a system task
+    action: str  # "create", "update" or "delete"
+    record_type: str
+    record_id: int | None
+    record: str
+    fields: tuple[FieldChange, ...]
+    after_publication: bool
+
+
+_ACTIONS = {LogEntry.Action.CREATE: "create", LogEntry.Action.UPDATE: "update", LogEntry.Action.DELETE: "delete"}
+# Records whose str() reads a relation: fetched with it.
+_WITH_RELATED = {"reviewcomment": ("author",)}
+
+
+def describe(entries: list[LogEntry], *, published_at: datetime | None = None) -> list[Change]:
+    """Entries (with actor and content type selected) as changes with labelled values: a choice by
+    its label, a flag yes/no, a time in UTC, a reference by the name of what it points at (one
+    query per kind of record referred to, whatever the number of entries)."""
+    names = _referenced_names(entries)
+    return [_change(entry, names, published_at) for entry in entries]
+
+
+def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Change:
+    model = entry.content_type.model_class()
+    fields = []
+    for name, values in sorted((entry.changes or {}).items(), key=lambda item: _position(model, item[0])):
+        field = _field(model, name)
+        label = str(field.verbose_name) if field is not None else name.replace("_", " ")
+        if isinstance(values, dict):  # a many-to-many add or remove
+            objects = tuple(values.get("objects", ()))
+            adding = values.get("operation") == "add"
+            fields.append(
+                FieldChange(field=name, label=label, added=objects if adding else (), removed=() if adding else objects)
+            )
+            continue
+        before, after = values
+        if entry.action == LogEntry.Action.CREATE and after in (None, ""):
+            continue  # an empty field of a new record tells nothing
+        fields.append(
+            FieldChange(
+                field=name,
+                label=label,
+                before=before,
+                after=after,
+                before_display=_display(field, before, names),
+                after_display=_display(field, after, names),
+            )
+        )
+    return Change(
+        id=entry.pk,
+        at=entry.timestamp,
+        actor=entry.actor.get_username() if entry.actor else None,
+        action=_ACTIONS.get(entry.action, "update"),
+        record_type=str(model._meta.verbose_name) if model else entry.content_type.model,
+        record_id=entry.object_id,
+        record=entry.object_repr,
+        fields=tuple(fields),
+        after_publication=published_at is not None and entry.timestamp > published_at,
+    )
+
+
+def _position(model, name: str) -> int:
+    """Fields in the order the model declares them, as a form shows them."""
+    names = [field.name for field in model._meta.get_fields()] if model else []
+    return names.index(name) if name in names else len(names)
+
+
+def _field(model, name: str):
+    try:
+        return model._meta.get_field(name) if model else None
+    except FieldDoesNotExist:
+        return None
+
+
+def _referenced_names(entries: list[LogEntry]) -> dict[tuple[type, str], str]:
+    wanted: dict[type, set] = defaultdict(set)
+    for entry in entries:
+        model = entry.content_type.model_class()
+        for name, values in (entry.changes or {}).items():
+            field = _field(model, name)
+            if field is None or not field.many_to_one or isinstance(values, dict):
+                continue
+            wanted[field.related_model].update(str(value) for value in values if value is not None)
+    names = {}
+    for related, pks in wanted.items():
+        rows = related._default_manager.select_related(*_WITH_RELATED.get(related._meta.model_name, ()))
+        for row in rows.filter(pk__in=pks):
+            names[(related, str(row.pk))] = str(row)
+    return names
+
+
+def _display(field, value, names: dict) -> str:
+    if value is None:
+        return "—"
+    if field is None:
+        return str(value)
+    if field.many_to_one:
+        return names.get((field.related_model, str(value)), f"#{value} (deleted)")
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, BooleanField):
+        return "yes" if value in (True, "True") else "no"
+    if isinstance(field, DateTimeField):
+        try:
+            return f"{datetime.fromisoformat(str(value)):%Y-%m-%d %H:%M} UTC"
+        except ValueError:
+            return str(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value) if value != "" else "(empty)"

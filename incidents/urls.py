@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from .views import actions, coe, pages, tokens
+from .views import actions, coe, history, pages, tokens
 
 app_name = "incidents"
 
@@ -36,4 +36,5 @@ urlpatterns = [
     path("<key:key>/coe/comments/", coe.coe_comment, name="coe-comment"),
     path("<key:key>/coe/history/", coe.coe_history, name="coe-history"),
     path("<key:key>/coe/export.md", coe.coe_export, name="coe-export"),
+    path("<key:key>/history/", history.incident_history, name="history"),
 ]
