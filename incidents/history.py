@@ -65,6 +65,10 @@ def _incidents_citing(self) -> dict:
     return {"incidents": sorted({pk for (pk,) in cited[0].union(*cited[1:]) if pk is not None})}
 
 
+def _control_incidents(self) -> dict:
+    return {"incidents": sorted(self.incidents.values_list("pk", flat=True))}
+
+
 def register() -> None:
     """Called once, from the app's ready()."""
     from incidents.models import (
@@ -73,6 +77,7 @@ def register() -> None:
         AIInvolvement,
         Claim,
         CoeDocument,
+        Control,
         ImpactFigure,
         Incident,
         IncidentFactor,
@@ -98,6 +103,9 @@ def register() -> None:
         (ActionItem, _incident_of("incident"), [*_NOISE, "incident"], []),
         (CoeDocument, _incident_of("incident"), [*_NOISE, "incident", "version"], ["authors"]),
         (ReviewComment, _incident_through("coe"), ["coe", "created_at"], []),
+        # An incident's controls are set from its side (incident.controls.set): auditlog then
+        # records the list's change on the incident, under the control's field name (see _LIST_LABELS).
+        (Control, _control_incidents, [], ["incidents", "sources"]),
     ]
     for model, additional_data, exclude, m2m in tracked:
         # auditlog asks the record itself which extra data to store with each of its entries.
@@ -188,6 +196,8 @@ class Change:
 
 
 _ACTIONS = {LogEntry.Action.CREATE: "create", LogEntry.Action.UPDATE: "update", LogEntry.Action.DELETE: "delete"}
+# A list changed from the other side of its relation is recorded under the other side's name.
+_LIST_LABELS = {("incident", "incidents"): "controls"}
 # Records whose str() reads a relation: fetched with it.
 _WITH_RELATED = {"reviewcomment": ("author",)}
 
@@ -205,7 +215,7 @@ def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Chan
     fields = []
     for name, values in sorted((entry.changes or {}).items(), key=lambda item: _position(model, item[0])):
         field = _field(model, name)
-        label = str(field.verbose_name) if field is not None else name.replace("_", " ")
+        label = _label(model, name, field)
         if isinstance(values, dict):  # a many-to-many add or remove
             objects = tuple(values.get("objects", ()))
             adding = values.get("operation") == "add"
@@ -237,6 +247,11 @@ def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Chan
         fields=tuple(fields),
         after_publication=published_at is not None and entry.timestamp > published_at,
     )
+
+
+def _label(model, name: str, field) -> str:
+    other_side = _LIST_LABELS.get((model._meta.model_name if model else "", name))
+    return other_side or (str(field.verbose_name) if field is not None else name.replace("_", " "))
 
 
 def _position(model, name: str) -> int:

@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from . import views
+from .history import IncidentHistoryView
 from .metrics_view import MetricsView
 
 app_name = "api"
@@ -20,6 +21,7 @@ router.register("feed", views.FeedViewSet, basename="feed")
 urlpatterns = [
     path("vocabularies/", views.VocabularyView.as_view(), name="vocabularies"),
     path("metrics/", MetricsView.as_view(), name="metrics"),
+    re_path(r"^incidents/(?P<key>[^/\x00]+)/history/$", IncidentHistoryView.as_view(), name="incident-history"),
     *router.urls,
     # Anything else under /api/v1/ is a JSON 404, not Django's HTML page.
     re_path(r"^.*$", views.NotFoundView.as_view()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
@@ -351,7 +352,10 @@ class ImpactFigure(models.Model):
         constraints = [stored_range("impactfigure", "as_of")]
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.value.normalize():f} {self.unit}".strip()
+        # The value may still be what a caller passed (an int, a string) when the change history
+        # names a figure as it is saved, before the database hands back a Decimal.
+        value = self.value if isinstance(self.value, Decimal) else Decimal(str(self.value))
+        return f"{self.name}: {value.normalize():f} {self.unit}".strip()
 
 
 class TimelineEvent(models.Model):
