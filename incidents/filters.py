@@ -14,6 +14,7 @@ from .models.vocab import (
     ActionType,
     AttributionStatus,
     AutonomyLevel,
+    CoeStatus,
     ContributingFactor,
     ControlStatus,
     IncidentStatus,
@@ -23,6 +24,8 @@ from .models.vocab import (
 )
 
 _YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
+NO_COE = "none"
+COE_STATUS_CHOICES = [(NO_COE, "No COE yet"), *CoeStatus.choices]
 
 
 class BoundedIsoDateTimeField(IsoDateTimeField):
@@ -92,6 +95,10 @@ class IncidentFilter(django_filters.FilterSet):
         choices=AutonomyLevel.choices, method="filter_autonomy", label="Autonomy level"
     )
     attribution_status = django_filters.ChoiceFilter(choices=AttributionStatus.choices)
+    # Several may be given, OR-ed; "none" is an incident with no COE yet.
+    coe_status = django_filters.MultipleChoiceFilter(
+        choices=COE_STATUS_CHOICES, method="filter_coe_status", label="COE status", widget=forms.CheckboxSelectMultiple
+    )
     # Offered and accepted: the names the reader's incidents use (visible_to), so a name typed in
     # for a restricted incident is neither listed nor told apart from one that does not exist.
     service = django_filters.ModelChoiceFilter(
@@ -125,6 +132,14 @@ class IncidentFilter(django_filters.FilterSet):
                 | Q(coe__root_cause__ilike=word)
             )
         return queryset
+
+    def filter_coe_status(self, queryset, name, value):
+        if not value:
+            return queryset
+        wanted = Q(coe__status__in=[status for status in value if status != NO_COE])
+        if NO_COE in value:
+            wanted |= Q(coe__isnull=True)
+        return queryset.filter(wanted)
 
     def filter_factor(self, queryset, name, value):
         return queryset.filter(Exists(IncidentFactor.objects.filter(incident=OuterRef("pk"), factor=value)))

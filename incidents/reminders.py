@@ -47,6 +47,7 @@ from django.db.models.functions import Concat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import review_notices
 from .models import ActionItem, CoeDocument, NotificationPreference, ReminderLog, Team
 from .models.vocab import ACTION_STATUSES_OPEN, CoeStatus, ReminderChannel, ReminderKind, ReminderState
 from .roles import LEADERSHIP
@@ -595,7 +596,12 @@ def _item_rows(items: Iterable[ActionItem], *, today: date) -> list[dict]:
 
 
 def render(row: ReminderLog, *, today: date) -> dict:
-    if row.kind == ReminderKind.LEADERSHIP_WEEKLY:
+    base = f"emails/{row.kind}"
+    if row.kind in review_notices.KINDS:
+        # One set of templates for every step of the review workflow.
+        context = review_notices.context(row)
+        base = review_notices.TEMPLATE_BASE
+    elif row.kind == ReminderKind.LEADERSHIP_WEEKLY:
         context = {"summary": leadership_summary(today=today, user=row.recipient)}
     elif row.kind == ReminderKind.COE_OVERDUE:
         coe = row.coe
@@ -609,7 +615,6 @@ def render(row: ReminderLog, *, today: date) -> dict:
         context["overdue_count"] = sum(1 for r in context["rows"] if r["overdue"])
         context["escalate_after_days"] = settings.REMINDER_ESCALATE_AFTER_DAYS
     context.update(row=row, recipient=row.recipient, team=row.team, today=today, site_url=settings.SITE_URL)
-    base = f"emails/{row.kind}"
     subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
     if row.channel == ReminderChannel.WEBHOOK:
         # A team's chat message: the mail bodies greet a recipient a webhook does not have.

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from .views import actions, coe, history, pages, tokens
+from .views import actions, coe, history, pages, reviews, tokens
 
 app_name = "incidents"
 
@@ -18,6 +18,7 @@ register_converter(KeyConverter, "key")
 urlpatterns = [
     path("", pages.incident_list, name="list"),
     path("new/", pages.incident_create, name="create"),
+    path("reviews/", reviews.review_queue, name="review-queue"),
     path("settings/notifications/", actions.notification_settings, name="notifications"),
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
@@ -34,6 +35,9 @@ urlpatterns = [
     path("<key:key>/coe/publish/", coe.coe_publish, name="coe-publish"),
     path("<key:key>/coe/reopen/", coe.coe_reopen, name="coe-reopen"),
     path("<key:key>/coe/comments/", coe.coe_comment, name="coe-comment"),
+    path(
+        "<key:key>/coe/comments/<int:comment_id>/resolve/", coe.coe_comment_resolve, name="coe-comment-resolve"
+    ),
     path("<key:key>/coe/history/", coe.coe_history, name="coe-history"),
     path("<key:key>/coe/export.md", coe.coe_export, name="coe-export"),
     path("<key:key>/history/", history.incident_history, name="history"),

@@ -12,6 +12,7 @@ from .accounts import api_token_create, api_token_revoke, notification_preferenc
 from .actions import action_item_create, action_item_delete, action_item_update
 from .coe import (
     ConflictError,
+    OpenCommentsError,
     SubmitRefused,
     coe_approve,
     coe_publish,
@@ -21,7 +22,10 @@ from .coe import (
     coe_snapshot,
     coe_start,
     coe_submit,
+    may_resolve,
+    open_review_comments,
     review_comment_add,
+    review_comment_resolve,
 )
 from .evidence import (
     ai_involvement_create,
@@ -52,6 +56,7 @@ from .incidents import (
 
 __all__ = [
     "ConflictError",
+    "OpenCommentsError",
     "SubmitRefused",
     "access_groups_for",
     "action_item_create",
@@ -82,9 +87,12 @@ __all__ = [
     "incident_source_add",
     "incident_source_remove",
     "incident_update",
+    "may_resolve",
     "notification_preference_set",
+    "open_review_comments",
     "ops_review_set",
     "review_comment_add",
+    "review_comment_resolve",
     "source_create",
     "source_update",
     "timeline_event_create",

@@ -2,19 +2,20 @@
 
 Single-object rules live on the models (CoeDocument.approve); this module strings them
 together with revisions, permissions and locking. The dashboard reads a COE's approval
-only, so starting, approving and reopening tell it; saving a draft does not.
+only, so starting, approving and reopening tell it; saving a draft does not. Each step of
+the review, and each comment, claims its notices in the same transaction
+(incidents/review_notices.py): they go out once the step is committed, and only then.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.utils import timezone
 
+from incidents import review_notices
 from incidents.models import CoeDocument, CoeRevision, Incident, ReviewComment, WorkflowError
-from incidents.models.coe import SECTION_KEYS
-from incidents.models.vocab import CoeStatus
+from incidents.models.coe import SECTION_KEYS, SECTIONS
+from incidents.models.vocab import CoeStatus, ReminderKind
 from incidents.quality import QualityReport, check_coe
 
 from ._base import service
@@ -28,12 +29,33 @@ class ConflictError(Exception):
         self.current = current
 
 
-@dataclass(frozen=True)
-class SubmitRefused(Exception):
-    report: QualityReport
+class OpenCommentsError(WorkflowError):
+    """Approval waits until every review comment's thread is resolved; names the open ones."""
 
-    def __str__(self) -> str:
-        return "The COE does not pass the required quality rules yet."
+    def __init__(self, comments: list[ReviewComment]):
+        self.comments = comments
+        sections = {**{s.key: s.title for s in SECTIONS}, "whys": "Five whys"}
+        named = "; ".join(
+            f"{sections.get(c.section, c.section)} ({c.author.get_username()}: “{_excerpt(c.body)}”)" for c in comments
+        )
+        count = f"{len(comments)} review comment{'s are' if len(comments) != 1 else ' is'} still open"
+        super().__init__(f"Not approved: {count}. Resolve {'them' if len(comments) != 1 else 'it'} first: {named}.")
+
+
+def _excerpt(text: str, length: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+class SubmitRefused(Exception):
+    """The quality check's required rules fail; the report says which.
+
+    A plain exception, not a frozen dataclass: a context manager re-raising it sets its __traceback__.
+    """
+
+    def __init__(self, report: QualityReport):
+        super().__init__("The COE does not pass the required quality rules yet.")
+        self.report = report
 
 
 def coe_snapshot(coe: CoeDocument) -> dict:
@@ -86,8 +108,11 @@ def coe_save(*, coe: CoeDocument, user, data: dict, base_version: int) -> CoeDoc
     return coe
 
 
-def coe_quality(coe: CoeDocument, *, today=None) -> QualityReport:
+def coe_quality(coe: CoeDocument, *, today=None, author_ids: tuple[int, ...] | None = None) -> QualityReport:
+    """The quality check; author_ids saves its query when the caller has read them already."""
     incident = coe.incident
+    if author_ids is None:
+        author_ids = tuple(coe.authors.values_list("pk", flat=True))
     return check_coe(
         coe,
         incident=incident,
@@ -95,7 +120,7 @@ def coe_quality(coe: CoeDocument, *, today=None) -> QualityReport:
         timeline=list(incident.timeline.all()),
         ai_involvements=list(incident.ai_involvements.all()),
         owner_id=coe.owner_id,
-        author_ids=tuple(coe.authors.values_list("pk", flat=True)),
+        author_ids=tuple(author_ids),
         approver_id=coe.approver_id,
         reviewed_in_ops_meeting=coe.reviewed_in_ops_meeting,
         today=today,
@@ -117,14 +142,19 @@ def coe_submit(*, coe: CoeDocument, user) -> CoeDocument:
         raise SubmitRefused(report)
     coe.status = CoeStatus.IN_REVIEW
     coe.submitted_at = timezone.now()
-    return _step(coe, user=user, note="Submitted for review")
+    return _step(coe, user=user, note="Submitted for review", notice=ReminderKind.COE_SUBMITTED)
 
 
-def _step(coe: CoeDocument, *, user, note: str) -> CoeDocument:
-    """Save a workflow step the model has applied: a new version and its revision."""
+def _step(coe: CoeDocument, *, user, note: str, notice: str) -> CoeDocument:
+    """Save a workflow step the model has applied: a new version, its revision, and its notices."""
     coe.version += 1
     coe.save()
-    _record_revision(coe, user=user, note=note)
+    revision = _record_revision(coe, user=user, note=note)
+    if notice == ReminderKind.COE_SUBMITTED:
+        recipients = review_notices.submit_recipients(coe, actor=user)
+    else:
+        recipients = review_notices.author_recipients(coe, actor=user)
+    review_notices.notify(coe, kind=notice, event=review_notices.revision_event(revision), recipients=recipients)
     return coe
 
 
@@ -132,14 +162,17 @@ def _step(coe: CoeDocument, *, user, note: str) -> CoeDocument:
 def coe_approve(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     coe.approve(by=user)
-    return _step(coe, user=user, note="Approved")
+    # Checked under the COE's lock: a comment resolved or added meanwhile is seen as it is now.
+    if open_comments := list(open_review_comments(coe)):
+        raise OpenCommentsError(open_comments)
+    return _step(coe, user=user, note="Approved", notice=ReminderKind.COE_APPROVED)
 
 
 @service(dashboard=False)
 def coe_publish(*, coe: CoeDocument, user) -> CoeDocument:
     coe = _locked(coe)
     coe.publish(by=user)
-    return _step(coe, user=user, note="Published")
+    return _step(coe, user=user, note="Published", notice=ReminderKind.COE_PUBLISHED)
 
 
 @service(dashboard=True)
@@ -157,10 +190,12 @@ def coe_return_to_draft(*, coe: CoeDocument, user, reason: str) -> CoeDocument:
     if not reason.strip():
         raise WorkflowError("Say why it is reopened.")
     previous = coe.get_status_display().lower()
+    # In review it goes back to its authors; approved or published, it is reopened.
+    notice = ReminderKind.COE_RETURNED if coe.status == CoeStatus.IN_REVIEW else ReminderKind.COE_REOPENED
     coe.status = CoeStatus.DRAFT
     coe.approver = None
     coe.approved_at = coe.published_at = coe.submitted_at = None
-    return _step(coe, user=user, note=f"Reopened from {previous}: {reason.strip()}"[:200])
+    return _step(coe, user=user, note=f"Reopened from {previous}: {reason.strip()}"[:200], notice=notice)
 
 
 @service(dashboard=False)
@@ -169,10 +204,46 @@ def review_comment_add(*, coe: CoeDocument, user, section: str, body: str, reply
         raise WorkflowError("A comment cannot be empty.")
     if reply_to is not None and reply_to.coe_id != coe.pk:
         raise WorkflowError("That comment belongs to another COE.")
-    return ReviewComment.objects.create(
+    comment = ReviewComment.objects.create(
         coe=coe,
         section=reply_to.section if reply_to else section,
         author=user,
         body=body.strip(),
         reply_to=reply_to,
     )
+    # An answer also goes to whoever asked.
+    asked_by = (reply_to.author_id,) if reply_to is not None else ()
+    review_notices.notify(
+        coe,
+        kind=ReminderKind.COE_COMMENTED,
+        event=review_notices.comment_event(comment),
+        recipients=review_notices.author_recipients(coe, actor=user, also=asked_by),
+    )
+    return comment
+
+
+def open_review_comments(coe: CoeDocument):
+    """The threads not resolved yet (top-level comments; an answer is resolved with its thread), oldest first."""
+    return coe.comments.filter(reply_to__isnull=True, resolved_at__isnull=True).select_related("author")
+
+
+def may_resolve(comment: ReviewComment, user) -> bool:
+    """The COE's authors and owner, and whoever wrote the comment."""
+    coe = comment.coe
+    return user.pk in (comment.author_id, coe.owner_id) or coe.is_author(user)
+
+
+@service(dashboard=False)
+def review_comment_resolve(*, comment: ReviewComment, user, resolved: bool = True) -> ReviewComment:
+    """Mark a comment's thread resolved (who and when), or open it again."""
+    comment = ReviewComment.objects.select_for_update().select_related("coe").get(pk=comment.pk)
+    if comment.reply_to_id is not None:
+        raise WorkflowError("Resolve the comment this answers: a thread is resolved as a whole.")
+    if not may_resolve(comment, user):
+        raise WorkflowError("Only the COE's authors and owner, or whoever wrote the comment, can resolve it.")
+    if resolved and comment.resolved_at is None:
+        comment.resolved_at, comment.resolved_by = timezone.now(), user
+    elif not resolved:
+        comment.resolved_at, comment.resolved_by = None, None
+    comment.save(update_fields=["resolved_at", "resolved_by"])
+    return comment

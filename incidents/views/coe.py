@@ -32,6 +32,8 @@ from incidents.models.vocab import CoeStatus
 
 from .access import coe_for, incident_for, require
 
+SECTION_TITLES = {**{s.key: s.title for s in SECTIONS}, "whys": "Five whys"}
+
 
 def _can_edit(user, coe: CoeDocument) -> bool:
     return coe.status == CoeStatus.DRAFT and user.has_perm("incidents.change_coedocument")
@@ -42,12 +44,23 @@ def _initial_whys(whys: list[dict]) -> list[dict]:
     return whys or [{"cause": "", "links": ["", "", ""]}]
 
 
-def _comments_by_section(coe: CoeDocument) -> dict[str, list[ReviewComment]]:
+def _comments_by_section(coe: CoeDocument, *, user, author_ids: set[int]) -> dict[str, list[ReviewComment]]:
+    """Each section's threads, each marked with whether this user may resolve it (services.may_resolve)."""
     grouped: dict[str, list[ReviewComment]] = {}
     replies = Prefetch("replies", queryset=ReviewComment.objects.select_related("author"))
-    for comment in coe.comments.select_related("author").filter(reply_to__isnull=True).prefetch_related(replies):
+    writes_it = user.pk in author_ids or user.pk == coe.owner_id
+    threads = coe.comments.select_related("author", "resolved_by").filter(reply_to__isnull=True)
+    for comment in threads.prefetch_related(replies):
+        comment.can_resolve = writes_it or comment.author_id == user.pk
         grouped.setdefault(comment.section, []).append(comment)
     return grouped
+
+
+def _open_threads(comments: dict[str, list[ReviewComment]]) -> list[ReviewComment]:
+    """The threads approval waits for, in the order of the document."""
+    order = {key: n for n, key in enumerate((*SECTION_KEYS, "whys"))}
+    threads = [c for thread in comments.values() for c in thread if c.resolved_at is None]
+    return sorted(threads, key=lambda c: (order.get(c.section, len(order)), c.created_at, c.pk))
 
 
 def _page_context(request, coe: CoeDocument, **extra) -> dict:
@@ -59,14 +72,18 @@ def _page_context(request, coe: CoeDocument, **extra) -> dict:
         "timeline",
         "ai_involvements",
     )
-    report = services.coe_quality(coe)
+    author_ids = set(coe.authors.values_list("pk", flat=True))
+    report = services.coe_quality(coe, author_ids=tuple(author_ids))
     allowed_to_approve, approve_reason = coe.can_approve(request.user)
+    comments = _comments_by_section(coe, user=request.user, author_ids=author_ids)
     return {
         "coe": coe,
         "incident": coe.incident,
         "sections": SECTIONS,
         "report": report,
-        "comments": _comments_by_section(coe),
+        "comments": comments,
+        "open_threads": _open_threads(comments),
+        "has_comments": bool(comments),
         "comment_form": CommentForm(),
         "reopen_form": ReopenForm(),
         "can_edit": _can_edit(request.user, coe),
@@ -75,7 +92,7 @@ def _page_context(request, coe: CoeDocument, **extra) -> dict:
         "approve_reason": approve_reason,
         "is_approver": request.user.has_perm("incidents.approve_coedocument"),
         "coe_in_review": coe.status == CoeStatus.IN_REVIEW,
-        "section_titles": {**{s.key: s.title for s in SECTIONS}, "whys": "Five whys"},
+        "section_titles": SECTION_TITLES,
         **extra,
     }
 
@@ -375,6 +392,48 @@ def coe_comment(request, key: str):
     except WorkflowError as error:
         messages.error(request, str(error))
     return redirect(f"/incidents/{key}/coe/#comments-{reply_to.section if reply_to else form.cleaned_data['section']}")
+
+
+@login_required
+@require_POST
+def coe_comment_resolve(request, key: str, comment_id: int):
+    """Resolve a comment's thread, or open it again (resolved=0); in place with htmx."""
+    coe = coe_for(request.user, key)
+    comment = get_object_or_404(ReviewComment, pk=comment_id, coe=coe)
+    resolved = request.POST.get("resolved", "1") != "0"
+    try:
+        comment = services.review_comment_resolve(comment=comment, user=request.user, resolved=resolved)
+    except WorkflowError as error:
+        if request.htmx:
+            return _thread_response(request, coe, comment, error=str(error), status=409)
+        messages.error(request, str(error))
+        return redirect(f"/incidents/{key}/coe/#comments-{comment.section}")
+    if not request.htmx:
+        messages.success(request, "Comment resolved." if resolved else "Comment open again.")
+        return redirect(f"/incidents/{key}/coe/#comment-{comment.pk}")
+    return _thread_response(request, coe, comment)
+
+
+def _thread_response(request, coe: CoeDocument, comment: ReviewComment, *, error: str = "", status: int = 200):
+    """The thread as it is now (a refusal said inside it), and the list of what approval waits for (out of band)."""
+    author_ids = set(coe.authors.values_list("pk", flat=True))
+    comments = _comments_by_section(coe, user=request.user, author_ids=author_ids)
+    [thread] = [c for c in comments.get(comment.section, []) if c.pk == comment.pk]
+    context = {
+        "coe": coe,
+        "incident": coe.incident,
+        "c": thread,
+        "allow_reply": True,
+        "resolve_error": error,
+        "can_comment": request.user.has_perm("incidents.add_reviewcomment"),
+        "open_threads": _open_threads(comments),
+        "has_comments": True,
+        "section_titles": SECTION_TITLES,
+        "oob": True,
+    }
+    html = render_to_string("incidents/_comments.html#thread", context, request=request)
+    html += render_to_string("incidents/_open_comments.html", context, request=request)
+    return HttpResponse(html, status=status)
 
 
 @login_required
