@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from .models import ActionItem, Claim, Incident, TimelineEvent
+from .models import ActionItem, AIFieldCitation, Claim, Incident, TimelineEvent
 from .timeline_chart import timeline_chart
 
 
@@ -22,6 +22,7 @@ def incident_detail_queryset(*, user) -> QuerySet[Incident]:
             "impact_figures__source",
             Prefetch("timeline", queryset=TimelineEvent.objects.select_related("source")),
             "ai_involvements__evidence",
+            Prefetch("ai_involvements__citations", queryset=AIFieldCitation.objects.select_related("source")),
             Prefetch("claims", queryset=Claim.objects.select_related("source")),
             Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "source")),
             "controls",

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from .views import actions, coe, history, pages, reviews, tokens
+from .views import actions, coe, evidence, history, pages, reviews, tokens
 
 app_name = "incidents"
 
@@ -28,6 +28,11 @@ urlpatterns = [
     path("<key:key>/timeline/<int:event_id>/", pages.timeline_event_edit, name="timeline-event"),
     path("<key:key>/timeline/<int:event_id>/delete/", pages.timeline_event_delete, name="timeline-event-delete"),
     path("<key:key>/actions/<int:item_id>/", actions.action_item_detail, name="action-item"),
+    path("<key:key>/evidence/<slug:section>/", evidence.evidence_section, name="evidence-section"),
+    path("<key:key>/evidence/<slug:section>/new/", evidence.evidence_add, name="evidence-add"),
+    path("<key:key>/evidence/<slug:section>/edit/", evidence.evidence_edit_single, name="evidence-single"),
+    path("<key:key>/evidence/<slug:section>/<int:item_id>/", evidence.evidence_edit, name="evidence-item"),
+    path("<key:key>/evidence/<slug:section>/<int:item_id>/delete/", evidence.evidence_delete, name="evidence-delete"),
     path("<key:key>/coe/", coe.coe_page, name="coe"),
     path("<key:key>/coe/preview/", coe.coe_preview, name="coe-preview"),
     path("<key:key>/coe/submit/", coe.coe_submit, name="coe-submit"),

@@ -92,7 +92,7 @@ def test_removing_a_source_is_refused_while_the_incident_cites_it(reviewer, inci
     TimelineEventFactory(incident=incident, source=source)
     TimelineEventFactory(incident=incident, source=source)
     ActionItemFactory(incident=incident, source=source)
-    ImpactFigure.objects.create(incident=incident, name="Orders", value=1, source=source)
+    ImpactFigure.objects.create(incident=incident, name="Orders", value=Decimal("1"), source=source)
     AIFieldCitation.objects.create(involvement=AIInvolvementFactory(incident=incident), field="role", source=source)
     with pytest.raises(ValidationError) as refused:
         services.incident_source_remove(user=reviewer, incident=incident, source=source)

@@ -149,15 +149,17 @@ class TestDetail:
             TimelineEventFactory(incident=incident, source=SourceFactory())
             ClaimFactory(incident=incident)
             ActionItemFactory(incident=incident)
-            AIInvolvementFactory(incident=incident).evidence.add(SourceFactory())
+            involvement = AIInvolvementFactory(incident=incident)
+            involvement.evidence.add(SourceFactory())
+            involvement.citations.create(field="role", source=SourceFactory())
 
         add_rows()
         # 1 session, 2 user, 3 incident (+owner, team, COE joined; visibility is a subquery),
-        # 4-15 prefetches: services, regions, tags, factors, figures (+source), timeline
-        # (+source), AI involvements, their evidence, claims (+source), action items
-        # (+owner, source), controls, sources; 16-17 the user's and groups' permissions;
-        # 18 similar past incidents, scored in one query
-        with django_assert_num_queries(18) as first:
+        # 4-16 prefetches: services, regions, tags, factors, figures (+source), timeline
+        # (+source), AI involvements, their evidence, their field citations (+source), claims
+        # (+source), action items (+owner, source), controls, sources; 17-18 the user's and
+        # groups' permissions; 19 similar past incidents, scored in one query
+        with django_assert_num_queries(19) as first:
             response = client.get(incident.get_absolute_url())
         # The page's title is the incident alone (the similar incidents once rendered into it too).
         assert f"<title>{incident.key} {incident.title} · COE Tracker</title>" in response.content.decode()
