@@ -64,7 +64,9 @@ def admin_client_(client):
 
 def send(client, method, url, body):
     raw = body if isinstance(body, str | bytes) else json.dumps(body)
-    return client.generic(method, url, raw, content_type="application/json")
+    # Updates need If-Match; "*" (any version) here, where the body is what is tested.
+    headers = {"If-Match": "*"} if method in ("PUT", "PATCH") else {}
+    return client.generic(method, url, raw, content_type="application/json", headers=headers)
 
 
 def api_error(response, status=400) -> dict:

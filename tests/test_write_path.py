@@ -193,7 +193,9 @@ def save_unchanged(way: str, user, incident: Incident) -> bool:
         form = read_form(client.get(f"/incidents/{incident.key}/edit/").content, novalidate="")
         return client.post(f"/incidents/{incident.key}/edit/", form).status_code == 302
     body = {"title": incident.title, "restricted": True, "access_group": incident.access_group.name}
-    response = api_client(user).patch(f"{API}/incidents/{incident.key}/", body, content_type="application/json")
+    response = api_client(user).patch(
+        f"{API}/incidents/{incident.key}/", body, content_type="application/json", headers={"If-Match": "*"}
+    )
     return response.status_code == 200
 
 
@@ -281,6 +283,11 @@ WRITES_THE_DASHBOARD_READS = {
     "coe_return_to_draft": lambda w: services.coe_return_to_draft(
         coe=w["coe"], user=w["approver"], reason="Missing a why"
     ),
+    # A detection event of an incident with no detection time is its detection time (services/times.py).
+    "timeline_event_create_detection": lambda w: services.timeline_event_create(
+        incident=w["incident"],
+        data={"occurred_at": timezone.now(), "kind": TimelineKind.DETECTION, "description": "Alarm"},
+    ),
 }
 
 WRITES_IT_DOES_NOT_READ = {
@@ -289,7 +296,7 @@ WRITES_IT_DOES_NOT_READ = {
     ),
     "timeline_event_create": lambda w: services.timeline_event_create(
         incident=w["incident"],
-        data={"occurred_at": timezone.now(), "kind": TimelineKind.DETECTION, "description": "Alarm"},
+        data={"occurred_at": timezone.now(), "kind": TimelineKind.ENGAGEMENT, "description": "On call paged"},
     ),
     "api_token_create": lambda w: services.api_token_create(user=w["reviewer"], name="script"),
     "notification_preference_set": lambda w: services.notification_preference_set(
@@ -336,9 +343,11 @@ def test_closing_through_the_api_moves_the_generation_on(world, django_capture_o
 def test_timeline_pages_write_through_the_services(client_for, world):
     incident, client = world["incident"], client_for(world["reviewer"])
     base = f"/incidents/{incident.key}/timeline/"
-    assert client.post(base, event_data()).status_code == 302
+    # An engagement: not one of the incident's own times, so the event alone is written.
+    assert client.post(base, event_data(kind="engagement")).status_code == 302
     event = TimelineEvent.objects.get(incident=incident)
-    assert client.post(f"{base}{event.pk}/", event_data(description="Alarm fired")).status_code == 302
+    edited = event_data(kind="engagement", description="Alarm fired")
+    assert client.post(f"{base}{event.pk}/", edited).status_code == 302
     event.refresh_from_db()
     assert event.description == "Alarm fired"
     assert client.post(f"{base}{event.pk}/delete/").status_code == 302

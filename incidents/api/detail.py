@@ -31,6 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import (
+    ActionItem,
+    AIFieldCitation,
     AIInvolvement,
     Claim,
     CoeDocument,
@@ -116,7 +118,7 @@ def _outer(field: str) -> str:
 
 
 SOURCE_FIELDS = ("id", "url", "title", "publisher", "kind", "published_on", "published_approx", "retrieved_on", "note")
-IMPACT_FIELDS = ("name", "value", "unit", "is_estimate", "as_of", "note", "source_id")
+IMPACT_FIELDS = ("id", "name", "value", "unit", "is_estimate", "as_of", "note", "source_id")
 TIMELINE_FIELDS = (
     "id",
     "incident",
@@ -130,6 +132,7 @@ TIMELINE_FIELDS = (
     "source_id",
 )
 AI_FIELDS = (
+    "id",
     "agent_name",
     "vendor",
     "role",
@@ -147,6 +150,7 @@ AI_FIELDS = (
     "excessive_permissions",
     "excessive_autonomy",
     "evidence",
+    "citations",
 )
 CLAIM_FIELDS = (
     "id",
@@ -159,6 +163,32 @@ CLAIM_FIELDS = (
     "quote",
     "source",
 )
+
+
+def _cited_ids() -> str:
+    """ARRAY(the ids of the sources the incident lists or any of its records cites): its events, claims,
+    impact figures, action items, AI involvements' evidence and field citations, its reported duration."""
+    incident_id = _outer("id")
+    ai = f"(SELECT a.{_q('id')} FROM {_table(AIInvolvement)} a "
+    ai += f"WHERE a.{_col(AIInvolvement, 'incident')} = {incident_id})"
+    evidence = AIInvolvement._meta.get_field("evidence")
+    through = evidence.remote_field.through._meta.db_table
+    selects = [
+        f"SELECT x.{_q(field.m2m_reverse_name())} FROM {_q(table)} x WHERE x.{_q(field.m2m_column_name())} {match}"
+        for field, table, match in [
+            (Incident._meta.get_field("sources"), Incident.sources.through._meta.db_table, f"= {incident_id}"),
+            (evidence, through, f"IN {ai}"),
+        ]
+    ]
+    for model in (Claim, TimelineEvent, ImpactFigure, ActionItem):
+        source = _col(model, "source")
+        selects.append(f"SELECT r.{source} FROM {_table(model)} r WHERE r.{_col(model, 'incident')} = {incident_id}")
+    selects.append(
+        f"SELECT c.{_col(AIFieldCitation, 'source')} FROM {_table(AIFieldCitation)} c "
+        f"WHERE c.{_col(AIFieldCitation, 'involvement')} IN {ai}"
+    )
+    selects.append(f"SELECT {_outer('reported_duration_source')}")
+    return f"ARRAY({' UNION '.join(selects)})"
 
 
 def _parts_sql() -> str:
@@ -201,6 +231,11 @@ def _parts_sql() -> str:
         evidence=(
             f"ARRAY(SELECT s.{pk} FROM {_table(Source)} s WHERE s.{pk} = ANY({_related_ids(evidence, f'a.{pk}')}) "
             f"ORDER BY {sources_by_date})"
+        ),
+        citations=(
+            f"(SELECT COALESCE(json_object_agg(c.{_col(AIFieldCitation, 'field')}, c.{_col(AIFieldCitation, 'source')} "
+            f"ORDER BY c.{_col(AIFieldCitation, 'field')}), '{{}}') FROM {_table(AIFieldCitation)} c "
+            f"WHERE c.{_col(AIFieldCitation, 'involvement')} = a.{pk})"
         ),
     )
 
@@ -245,11 +280,7 @@ def _parts_sql() -> str:
             f"{_table(Claim)} c WHERE c.{_col(Claim, 'incident')} = {incident_id}",
             f"{claim_source(f's.{published_on}')}, c.{pk}",
         ),
-        "sources": _list(
-            source_object("s"),
-            f"{_table(Source)} s WHERE s.{pk} = ANY({_related_ids(Incident._meta.get_field('sources'), incident_id)})",
-            sources_by_date,
-        ),
+        "sources": _list(source_object("s"), f"{_table(Source)} s WHERE s.{pk} = ANY({_cited_ids()})", sources_by_date),
     }
     return "json_build_object(" + ", ".join(f"'{name}', {sql}" for name, sql in parts.items()) + ")"
 

@@ -5,7 +5,9 @@ the joins they need, so a list page costs the same number of queries at any size
 """
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.models import (
@@ -33,6 +35,16 @@ from incidents.models.vocab import (
     Severity,
     TriggerKind,
 )
+
+
+def cited_sources(incident: Incident) -> QuerySet[Source]:
+    """The sources an incident lists or any of its records cites, as detail.py selects them."""
+    cited = Q(incidents=incident) | Q(claims__incident=incident) | Q(timeline_events__incident=incident)
+    cited |= Q(impactfigure__incident=incident) | Q(action_items__incident=incident)
+    cited |= Q(ai_involvements__incident=incident) | Q(ai_field_citations__involvement__incident=incident)
+    cited |= Q(pk=incident.reported_duration_source_id)
+    ids = Source.objects.filter(cited).values("pk")
+    return Source.objects.filter(pk__in=ids).order_by("published_on", "publisher", "id")
 
 
 def _seconds(delta):
@@ -69,7 +81,7 @@ class ImpactFigureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImpactFigure
-        fields = ["name", "value", "unit", "is_estimate", "as_of", "note", "source_id"]
+        fields = ["id", "name", "value", "unit", "is_estimate", "as_of", "note", "source_id"]
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
@@ -95,10 +107,12 @@ class TimelineEventSerializer(serializers.ModelSerializer):
 class AIInvolvementSerializer(serializers.ModelSerializer):
     cset_autonomy = serializers.SerializerMethodField()
     evidence = serializers.SerializerMethodField()
+    citations = serializers.SerializerMethodField(help_text="The source cited for each field: {field: source id}.")
 
     class Meta:
         model = AIInvolvement
         fields = [
+            "id",
             "agent_name",
             "vendor",
             "role",
@@ -116,6 +130,7 @@ class AIInvolvementSerializer(serializers.ModelSerializer):
             "excessive_permissions",
             "excessive_autonomy",
             "evidence",
+            "citations",
         ]
 
     def get_cset_autonomy(self, obj) -> str | None:
@@ -123,6 +138,10 @@ class AIInvolvementSerializer(serializers.ModelSerializer):
 
     def get_evidence(self, obj) -> list[int]:
         return [s.pk for s in obj.evidence.all()]
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+    def get_citations(self, obj) -> dict[str, int]:
+        return {c.field: c.source_id for c in sorted(obj.citations.all(), key=lambda c: c.field)}
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
@@ -249,7 +268,9 @@ class IncidentDetailSerializer(IncidentListSerializer):
     timeline = TimelineEventSerializer(many=True, read_only=True)
     ai_involvements = AIInvolvementSerializer(many=True, read_only=True)
     claims = ClaimSerializer(many=True, read_only=True)
-    sources = SourceSerializer(many=True, read_only=True)
+    sources = serializers.SerializerMethodField(
+        help_text="The sources the incident lists and those any of its records cites, oldest first."
+    )
     reported_duration_seconds = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -277,6 +298,10 @@ class IncidentDetailSerializer(IncidentListSerializer):
 
     def get_contributing_factors(self, obj) -> list[str]:
         return [f.factor for f in obj.factors.all()]
+
+    @extend_schema_field(SourceSerializer(many=True))
+    def get_sources(self, obj) -> list[dict]:
+        return SourceSerializer(cited_sources(obj), many=True).data
 
     def get_reported_duration_seconds(self, obj) -> int | None:
         return _seconds(obj.reported_duration)

@@ -21,23 +21,22 @@ from incidents import services
 from incidents.filters import ActionItemFilter, ControlFilter, IncidentFilter
 from incidents.models import (
     ActionItem,
-    Claim,
     CoeDocument,
     Control,
     Incident,
     Source,
-    TimelineEvent,
     WorkflowError,
 )
 from incidents.models import vocab as v
 
 from . import detail, rows
 from . import serializers as s
-from .conditional import check_if_match, etag_for, require_if_match
+from .conditional import check_if_match, etag_for, incident_etag, require_if_match
 from .csv_export import chunks, csv_response
 from .filtering import StrictDjangoFilterBackend, TiebreakOrderingFilter, check_query_parameters
 from .pagination import IncidentCursorPagination, UpdatedCursorPagination
 from .parsers import BoundedJSONParser
+from .part_views import locked_incident
 from .permissions import ModelPermissionsForWrites, TokenScopeAllows
 from .schema import ApiAutoSchema
 
@@ -75,6 +74,15 @@ class BaseViewSet(viewsets.GenericViewSet):
         return mixins.ListModelMixin.list(self, request, *args, **kwargs)
 
 
+IF_MATCH_INCIDENT = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The incident's ETag; it stands for the whole detail, parts included.",
+)
+
+
 class IncidentRowsListMixin:
     """Incident lists answered from plain rows (rows.py), in JSON pages and as CSV. The
     IncidentListSerializer only describes them in the schema (a test checks they agree)."""
@@ -104,6 +112,7 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
     queryset = Incident.objects.all()
     csv_filename = "incidents.csv"
     etag_actions = ("retrieve", "create", "update", "partial_update")
+    schema_extra_errors = {"update": ("428",), "partial_update": ("428",)}
 
     def get_queryset(self):
         return visible_incidents(self.request)
@@ -124,10 +133,9 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
             row = detail.fetch_visible(request.user, self.kwargs["key"])
         if row is None:
             raise Http404("No incident with that key.")
-        incident = Incident(pk=row["id"], key=row["key"], updated_at=row["updated_at"])
-        self.check_object_permissions(request, incident)
+        self.check_object_permissions(request, Incident(pk=row["id"], key=row["key"], updated_at=row["updated_at"]))
         response = Response(detail.shape(row, request))
-        response["ETag"] = etag_for(incident)
+        response["ETag"] = incident_etag(row)
         return response
 
     @extend_schema(request=s.IncidentInputSerializer, responses={201: s.IncidentDetailSerializer})
@@ -139,18 +147,27 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
             raise _validation_error(error) from None
         return self._detail_response(incident, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.IncidentInputSerializer, responses={200: s.IncidentDetailSerializer})
+    @extend_schema(
+        summary="Change an incident: what the body holds (its classification too); lists given replace",
+        request=s.IncidentInputSerializer,
+        responses={200: s.IncidentDetailSerializer},
+        parameters=[IF_MATCH_INCIDENT],
+    )
     def partial_update(self, request: Request, key: str):
         return self._update(request, partial=True)
 
-    @extend_schema(request=s.IncidentInputSerializer, responses={200: s.IncidentDetailSerializer})
+    @extend_schema(
+        summary="Replace an incident's fields",
+        request=s.IncidentInputSerializer,
+        responses={200: s.IncidentDetailSerializer},
+        parameters=[IF_MATCH_INCIDENT],
+    )
     def update(self, request: Request, key: str):
         return self._update(request, partial=False)
 
     def _update(self, request, *, partial: bool):
         with transaction.atomic():
-            incident = get_object_or_404(visible_incidents(request).select_for_update(), key=self.kwargs["key"])
-            check_if_match(request, incident)
+            incident = locked_incident(request, self.kwargs["key"], if_match_required=True)
             data = self._validated(request, partial=partial)
             try:
                 incident = services.incident_update(user=request.user, incident=incident, data=data)
@@ -167,7 +184,7 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
         """After a write, the detail as a read answers it (detail.py), with its new ETag."""
         row = detail.fetch_visible(self.request.user, incident.key)
         response = Response(detail.shape(row, self.request), status=code)
-        response["ETag"] = etag_for(Incident(pk=row["id"], key=row["key"], updated_at=row["updated_at"]))
+        response["ETag"] = incident_etag(row)
         return response
 
 
@@ -182,28 +199,15 @@ class IncidentChildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
         return self.queryset.filter(incident__in=visible_incidents(self.request))
 
 
-class TimelineEventViewSet(IncidentChildViewSet):
-    queryset = TimelineEvent.objects.select_related("incident")
-    serializer_class = s.TimelineEventSerializer
-    ordering = ["occurred_at", "id"]
-    ordering_fields = ["occurred_at", "id"]
-    filterset_fields = ["kind", "actor_kind"]
-
-
-class ClaimViewSet(IncidentChildViewSet):
-    queryset = Claim.objects.select_related("incident", "source")
-    serializer_class = s.ClaimSerializer
-    filterset_fields = ["stance", "claimed_cause"]
-
-
 @extend_schema_view(
     list=extend_schema(
         parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv: all rows")]
     )
 )
 class ActionItemViewSet(IncidentChildViewSet):
-    """Corrective actions of the incidents the caller may see. PATCH edits one (If-Match optional);
-    POST .../close/ closes it, as does PATCH {"status": "done"}."""
+    """Corrective actions of the incidents the caller may see. PATCH edits one and DELETE removes it,
+    each with the item's ETag in If-Match; POST .../close/ closes it, as does PATCH {"status": "done"}.
+    New items are added under their incident (part_views.ActionItemCreateViewSet)."""
 
     queryset = ActionItem.objects.select_related("incident", "owner")
     serializer_class = s.ActionItemSerializer
@@ -211,7 +215,8 @@ class ActionItemViewSet(IncidentChildViewSet):
     ordering = ["due_date", "id"]
     ordering_fields = ["due_date", "priority", "updated_at", "id"]
     csv_filename = "action-items.csv"
-    etag_actions = ("retrieve", "partial_update")
+    etag_actions = ("retrieve", "partial_update", "close", "destroy")
+    schema_extra_errors = {"partial_update": ("428",), "destroy": ("412", "428")}
 
     def list(self, request, *args, **kwargs):
         return self.csv_or_list(request, *args, **kwargs)
@@ -222,11 +227,15 @@ class ActionItemViewSet(IncidentChildViewSet):
         response["ETag"] = etag_for(item)
         return response
 
-    @extend_schema(request=s.ActionItemInputSerializer, responses={200: s.ActionItemSerializer})
+    @extend_schema(
+        request=s.ActionItemInputSerializer,
+        responses={200: s.ActionItemSerializer},
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+    )
     def partial_update(self, request, pk=None):
         with transaction.atomic():
             item = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
-            check_if_match(request, item)
+            check_if_match(request, etag_for(item), required=True)
             serializer = s.ActionItemInputSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
             try:
@@ -250,7 +259,21 @@ class ActionItemViewSet(IncidentChildViewSet):
                 item = services.action_item_update(item=item, data={"status": wanted}, user=request.user)
             except DjangoValidationError as error:
                 raise _validation_error(error) from None
-        return Response(self.get_serializer(item).data)
+        response = Response(self.get_serializer(item).data)
+        response["ETag"] = etag_for(item)
+        return response
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+    )
+    def destroy(self, request, pk=None):
+        with transaction.atomic():
+            item = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
+            check_if_match(request, etag_for(item), required=True)
+            services.action_item_delete(item=item)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
