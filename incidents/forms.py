@@ -19,6 +19,7 @@ from .models.bounds import validate_web_url
 from .models.coe import SECTION_MAX_LENGTH, SECTIONS, section_too_long_message
 from .models.vocab import ContributingFactor
 from .services.incidents import FIELDS as INCIDENT_FIELDS
+from .text_limits import limit_prose_fields
 
 # Zones people actually report incidents in come first; every IANA zone is accepted.
 COMMON_ZONES = [
@@ -87,6 +88,11 @@ class ServiceForm(forms.ModelForm):
     """
 
     input_for: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Prose over unbounded text columns: the limit the API's serializers apply too.
+        limit_prose_fields(self)
 
     def service_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields}

@@ -58,7 +58,7 @@ from incidents.models import (
 )
 
 from .factories import ActionItemFactory, IncidentFactory, SourceFactory
-from .test_incident_forms import field_block, incident_data, read_form
+from .test_incident_forms import incident_data, read_form
 
 pytestmark = pytest.mark.django_db
 
@@ -340,6 +340,8 @@ REGISTRY: dict[str, Bind | OutputOnly] = {
     "incidents.api.serializers.CoeSerializer": OutputOnly("answers; CoeInputSerializer takes input"),
     "incidents.api.serializers.ErrorDetailSerializer": OutputOnly("the error shape, for the schema"),
     "incidents.api.serializers.ErrorSerializer": OutputOnly("the error shape, for the schema"),
+    "incidents.api.history.HistoryEntrySerializer": OutputOnly("the change history, read-only"),
+    "incidents.api.history.HistoryFieldSerializer": OutputOnly("the change history, read-only"),
 }
 
 
@@ -598,6 +600,51 @@ def test_serializer_refuses_one_character_too_many_in_each_field(name, world):
         assert not _names_the_limit(serializer.errors.get(limit.name, []), limit), f"{name}.{limit} refused its limit"
 
 
+# A page's field and the API's field for the same column, named differently.
+API_NAME = {"service_names": "services", "region_codes": "regions", "tag_names": "tags"}
+
+
+def _text_lengths(fields: Mapping[str, object], limits: list[Limit], model, rename) -> dict[tuple, int | None]:
+    """(model, column) -> the most characters the field takes (None: no limit), for text fields."""
+    lengths = {}
+    for limit in limits:
+        if len(limit.path) == 1 or limit.path[1:] == (0,):
+            lengths[(model, rename.get(limit.name, limit.name))] = limit.max_length
+    for name, each in fields.items():
+        if _is_text(each) and not getattr(each, "read_only", False):
+            lengths.setdefault((model, rename.get(name, name)), None)
+    return lengths
+
+
+def test_pages_and_api_take_the_same_lengths(world):
+    """What a page accepts the API accepts, and the other way round: a text typed in the page can be
+    sent back by a tool that read it, and a tool's text edited in the page."""
+    pages, api = {}, {}
+    for name, cls in FORMS.items():
+        entry = REGISTRY.get(name)  # one missing fails test_every_form_and_serializer_is_registered
+        if entry is None:
+            continue
+        model = cls._meta.model if issubclass(cls, forms.BaseModelForm) else entry.model
+        if model is not None:
+            rename = {local: column for column, local in getattr(cls, "input_for", {}).items()} | API_NAME
+            form = cls(**entry.kwargs(world))
+            for key, length in _text_lengths(form.fields, form_limits(form), model, rename).items():
+                pages.setdefault(key, {})[name] = length
+    for name, cls in SERIALIZERS.items():
+        entry = REGISTRY.get(name)
+        if isinstance(entry, Bind) and entry.model is not None:
+            serializer = cls(**entry.kwargs(world))
+            for key, length in _text_lengths(serializer.fields, serializer_limits(serializer), entry.model, {}).items():
+                api.setdefault(key, {})[name] = length
+    assert set(pages) & set(api), "no column is written by both a page and the API: the comparison is empty"
+    differ = {
+        f"{model.__name__}.{column}": {**pages[(model, column)], **api[(model, column)]}
+        for model, column in set(pages) & set(api)
+        if len(set(pages[(model, column)].values()) | set(api[(model, column)].values())) > 1
+    }
+    assert differ == {}
+
+
 # --------------------------------------------------------------------------
 # (b) Through HTTP: the pages and the API endpoints that take them
 # --------------------------------------------------------------------------
@@ -723,6 +770,15 @@ API_WRITES = [
 ]
 
 
+def _field_html(html: str, name: str) -> str:
+    """The field wrapper holding the control named `name`, up to the next field or the form's end
+    (test_incident_forms.field_block stops 3,000 characters on, inside a long text)."""
+    at = html.index(f'name="{name}"')
+    start = html.rindex('<div class="field', 0, at)
+    ends = [i for i in (html.find('<div class="field', at), html.find("</form>", at)) if i != -1]
+    return html[start : min(ends)]
+
+
 def _text_inputs(form: forms.BaseForm) -> list[str]:
     """Fields whose typed text a re-rendered page must give back (not menus or boxes, which hold choices)."""
     return [
@@ -763,7 +819,7 @@ def test_page_shows_the_length_error_beside_the_field_and_keeps_what_was_typed(p
         expected = _bound(cls, entry, world, {k.removeprefix(page.prefix): v for k, v in sent.items()})
         expected.is_valid()
         assert list(expected.errors) == [limit.name], f"{limit}: other errors too: {expected.errors}"
-        block = field_block(response.content, page.prefix + limit.name)
+        block = _field_html(response.content.decode(), page.prefix + limit.name)
         for message in expected.errors[limit.name]:
             assert escape(message) in block, f"{limit}: {message!r} is not beside the field"
         assert response.content.decode().count('class="errorlist') == 1, f"{limit}: errors elsewhere on the page"
