@@ -17,9 +17,11 @@ from .list_fields import NameListField
 from .models import ActionItem, Incident, Region, Service, Source, Tag, TimelineEvent
 from .models.bounds import validate_web_url
 from .models.coe import SECTION_MAX_LENGTH, SECTIONS, section_too_long_message
-from .models.vocab import ContributingFactor
+from .models.vocab import ContributingFactor, TimePrecision
 from .services.incidents import FIELDS as INCIDENT_FIELDS
 from .text_limits import limit_prose_fields
+from .time_inputs import PreciseTimeField, TypedTime, estimated_field, precision_field, shown
+from .times import MILESTONES
 
 # Zones people actually report incidents in come first; every IANA zone is accepted.
 COMMON_ZONES = [
@@ -122,16 +124,26 @@ TIME_INPUTS = {
     "mitigated_at": "mitigated_local",
     "resolved_at": "resolved_local",
 }
+# Every field of the incident's four times: each time, its precision and its estimate mark.
+TIME_FIELDS = {name for m in MILESTONES for name in (m.at, m.precision, m.estimated)}
 
 
 class IncidentForm(ServiceForm):
     times_zone = forms.ChoiceField(
         choices=ZONE_CHOICES, initial="UTC", label="Time zone of the times below", required=True
     )
-    started_local = LocalDateTimeField(label="Impact started")
-    detected_local = LocalDateTimeField(label="Detected", required=False)
-    mitigated_local = LocalDateTimeField(label="Mitigated", required=False)
-    resolved_local = LocalDateTimeField(label="Resolved", required=False)
+    started_local = PreciseTimeField(label="Impact started")
+    time_precision = precision_field("Start known")
+    started_estimated = estimated_field("The start is an estimate")
+    detected_local = PreciseTimeField(label="Detected", required=False)
+    detected_precision = precision_field("Detection known")
+    detected_estimated = estimated_field("The detection is an estimate")
+    mitigated_local = PreciseTimeField(label="Mitigated", required=False)
+    mitigated_precision = precision_field("Mitigation known")
+    mitigated_estimated = estimated_field("The mitigation is an estimate")
+    resolved_local = PreciseTimeField(label="Resolved", required=False)
+    resolved_precision = precision_field("Resolution known")
+    resolved_estimated = estimated_field("The resolution is an estimate")
     factors = forms.MultipleChoiceField(
         choices=ContributingFactor.choices,
         required=False,
@@ -162,8 +174,9 @@ class IncidentForm(ServiceForm):
 
     class Meta:
         model = Incident
-        # What the service takes, the times typed in local fields (input_for) aside.
-        fields = [*(name for name in INCIDENT_FIELDS if name not in TIME_INPUTS), "access_group"]
+        # What the service takes, the times (typed in local fields, input_for, with their precision and
+        # estimate marks) aside.
+        fields = [*(name for name in INCIDENT_FIELDS if name not in TIME_FIELDS), "access_group"]
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 4}),
             "customer_impact": forms.Textarea(attrs={"rows": 3}),
@@ -184,9 +197,15 @@ class IncidentForm(ServiceForm):
         self.fields["access_group"].queryset = groups.order_by("name")
         incident = self.instance
         if incident.pk:
-            zone = self.initial.get("times_zone", "UTC")
+            # The times in the zone the incident's start event is told in, as they were typed.
+            start = incident.timeline.filter(kind="start", occurred_at=incident.started_at).order_by("id").first()
+            zone = self.initial.setdefault("times_zone", start.display_tz if start else "UTC")
+            for m in MILESTONES:
+                precision = getattr(incident, m.precision)
+                self.initial[TIME_INPUTS[m.at]] = shown(getattr(incident, m.at), precision, zone)
+                self.initial[m.precision] = precision
+                self.initial[m.estimated] = getattr(incident, m.estimated)
             self.initial.update(
-                **{local: _local(getattr(incident, field), zone) for field, local in self.input_for.items()},
                 factors=[f.factor for f in incident.factors.all()],
                 service_names=", ".join(s.name for s in incident.services.all()),
                 region_codes=", ".join(r.code for r in incident.regions.all()),
@@ -196,22 +215,36 @@ class IncidentForm(ServiceForm):
     def clean(self):
         data = super().clean()
         zone = data.get("times_zone") or "UTC"
-        for field, local in self.input_for.items():
+        for m in MILESTONES:
+            local = TIME_INPUTS[m.at]
+            data[m.precision] = data.get(m.precision) or TimePrecision.MINUTE
+            data[m.at] = self._typed_time(local, data.get(local), data[m.precision], zone)
             # On the instance too, so the model's validation (times in order) sees them.
-            data[field] = _aware(data.get(local), zone)
-            setattr(self.instance, field, data[field])
-            _check_bounds(self, Incident, field, local, data[field])
+            for name in (m.at, m.precision, m.estimated):
+                setattr(self.instance, name, data.get(name))
+            _check_bounds(self, Incident, m.at, local, data[m.at])
         bad_tags = [t for t in data.get("tag_names", []) if not t.replace("-", "").replace("_", "").isalnum()]
         if bad_tags:
             self.add_error("tag_names", f"Tags are single words (letters, digits, - or _): {', '.join(bad_tags)}")
         return data
+
+    def _typed_time(self, local: str, typed: TypedTime | None, precision: str, zone: str) -> datetime | None:
+        """The time typed in `local`, at its precision; None (and an error beside it) if it is too coarse."""
+        if typed is None:
+            return None
+        missing = typed.missing_for(precision)
+        if missing:
+            self.add_error(local, missing)
+            return None
+        return typed.at(precision, zone)
 
     def service_data(self) -> dict:
         """What services.incident_create / incident_update take: every field, times and lists."""
         data = self.cleaned_data
         return {
             **super().service_data(),
-            **{field: data[field] for field in self.input_for},
+            **{name: data[name] for name in TIME_FIELDS},
+            "times_zone": data["times_zone"],
             "services": data["service_names"],
             "regions": data["region_codes"],
             "tags": data["tag_names"],
@@ -220,17 +253,22 @@ class IncidentForm(ServiceForm):
 
 
 class TimelineEventForm(ServiceForm):
-    occurred_local = LocalDateTimeField(label="When")
+    occurred_local = PreciseTimeField(label="When")
     input_for = {"occurred_at": "occurred_local"}
 
     class Meta:
         model = TimelineEvent
-        fields = ["display_tz", "precision", "kind", "actor_kind", "description", "source", "moment"]
+        fields = ["display_tz", "precision", "estimated", "kind", "actor_kind", "description", "source", "moment"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "display_tz": forms.Select(choices=ZONE_CHOICES),
         }
-        labels = {"display_tz": "Time zone", "moment": "Same moment as (key)"}
+        labels = {
+            "display_tz": "Time zone",
+            "precision": "Known",
+            "estimated": "The time is an estimate",
+            "moment": "Same moment as (key)",
+        }
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -238,15 +276,20 @@ class TimelineEventForm(ServiceForm):
         # only restricted incidents cite would otherwise be listed, and once cited here, shown to all.
         self.fields["source"].queryset = Source.objects.visible_to(user)
         if self.instance.pk:
-            self.initial["occurred_local"] = _local(self.instance.occurred_at, self.instance.display_tz)
+            event = self.instance
+            self.initial["occurred_local"] = shown(event.occurred_at, event.precision, event.display_tz)
 
     def clean(self):
         data = super().clean()
         zone = data.get("display_tz")
+        typed = data.get("occurred_local")
+        missing = typed.missing_for(data.get("precision") or TimePrecision.MINUTE) if typed else None
         if zone and zone not in available_timezones():
             self.add_error("display_tz", f"Unknown time zone {zone!r}.")
-        elif data.get("occurred_local"):
-            self.instance.occurred_at = _aware(data["occurred_local"], zone or "UTC")
+        elif missing:
+            self.add_error("occurred_local", missing)
+        elif typed:
+            self.instance.occurred_at = typed.at(data.get("precision") or TimePrecision.MINUTE, zone or "UTC")
             _check_bounds(self, TimelineEvent, "occurred_at", "occurred_local", self.instance.occurred_at)
         return data
 

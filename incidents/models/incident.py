@@ -290,20 +290,19 @@ class Incident(models.Model):
         return Incident.objects.visible_to(user).filter(pk=self.pk).exists()
 
     def clean(self) -> None:
+        from incidents.times import MILESTONES, not_before
+
         errors: dict[str, str] = {}
-        order = [
-            ("detected_at", "detection"),
-            ("mitigated_at", "mitigation"),
-            ("resolved_at", "resolution"),
-        ]
-        previous, previous_name = self.started_at, "the start"
-        for field, name in order:
-            value = getattr(self, field)
+        # In order, each as precisely as it is known: a detection known only to the day may share
+        # that day with a start known to the minute.
+        previous, previous_name = MILESTONES[0].of(self), "the start"
+        for milestone in MILESTONES[1:]:
+            value = milestone.of(self)
             if value is None:
                 continue
-            if previous is not None and value < previous:
-                errors[field] = f"The {name} cannot come before {previous_name}."
-            previous, previous_name = value, f"the {name}"
+            if previous is not None and not not_before(value, previous):
+                errors[milestone.at] = f"The {milestone.name} cannot come before {previous_name}."
+            previous, previous_name = value, f"the {milestone.name}"
         if self.restricted and not self.access_group_id:
             errors["access_group"] = "A restricted incident needs a group of people allowed to see it."
         if self.adopted_cause and not self.adopted_cause_rationale.strip():

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -66,13 +67,16 @@ def incident_edit(request, key: str):
     return TemplateResponse(request, "incidents/incident_form.html", {"form": form, "incident": incident})
 
 
-def _timeline_response(request, incident: Incident, *, add_form=None, editing=None, edit_form=None, status=200):
+def _timeline_response(
+    request, incident: Incident, *, add_form=None, editing=None, edit_form=None, delete_error=None, status=200
+):
     context = {
         "incident": incident,
         "events": list(incident.timeline.select_related("source")),
         "add_form": add_form or TimelineEventForm(initial={"display_tz": "UTC"}, user=request.user),
         "editing": editing,
         "edit_form": edit_form,
+        "delete_error": delete_error,
     }
     # htmx swaps only the panel; a plain request gets the whole page.
     template = "incidents/timeline_edit.html" + ("#panel" if request.htmx else "")
@@ -122,7 +126,15 @@ def timeline_event_edit(request, key: str, event_id: int):
 def timeline_event_delete(request, key: str, event_id: int):
     incident = incident_for(request.user, key)
     require(request.user, "incidents.delete_timelineevent")
-    services.timeline_event_delete(event=get_object_or_404(TimelineEvent, pk=event_id, incident=incident))
+    try:
+        services.timeline_event_delete(event=get_object_or_404(TimelineEvent, pk=event_id, incident=incident))
+    except ValidationError as error:
+        # The incident's only start event: refused, said above the events.
+        refused = " ".join(error.messages)
+        if request.htmx:
+            return _timeline_response(request, incident, delete_error=refused, status=422)
+        messages.error(request, refused)
+        return redirect("incidents:timeline", key=key)
     if request.htmx:
         return _timeline_response(request, incident)
     messages.success(request, "Event removed.")

@@ -1,0 +1,89 @@
+"""Times at the precision they are known: `{% load times %}`.
+
+    {% incident_time incident "detected" %}   the incident's detection time, as <time>
+    {% incident_time incident "started" short=True %}   no finer than the day, for lists
+    {% event_time event %}                   a timeline event's time, in its source's zone
+    {{ incident|incident_time_text:"resolved" }}   plain text (Markdown), estimate in words
+    {{ event|event_time_text }}
+    {% incident_span incident "resolved" %}   the time from the start, "≈" unless both ends are exact
+
+An estimated time reads "≈" with the word "estimated" for screen readers (and as a tooltip).
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+
+from incidents.times import ESTIMATED_LABEL, MILESTONES, PreciseTime, event_time
+
+from .coe_tags import duration
+
+register = template.Library()
+
+_BY_NAME = {m.at.removesuffix("_at"): m for m in MILESTONES}
+
+
+def _milestone_time(incident, which: str) -> PreciseTime | None:
+    try:
+        milestone = _BY_NAME[which]
+    except KeyError:
+        raise template.TemplateSyntaxError(f"No incident time named {which!r}: one of {', '.join(_BY_NAME)}") from None
+    return milestone.of(incident)
+
+
+def _html(value: PreciseTime | None, *, short: bool = False, empty: str = "—") -> str:
+    if value is None:
+        return empty
+    text = value.date_text() if short else value.text()
+    mark = ""
+    if value.estimated:
+        mark = format_html(
+            '<span class="estimated" title="{}"><span aria-hidden="true">≈</span>'
+            '<span class="visually-hidden">{}</span></span> ',
+            ESTIMATED_LABEL,
+            ESTIMATED_LABEL,
+        )
+    return format_html(
+        '{}<time datetime="{}" data-precision="{}">{}</time>', mark, value.machine(), value.precision, text
+    )
+
+
+@register.simple_tag
+def incident_time(incident, which: str, short: bool = False, empty: str = "—"):
+    """One of the incident's times (started, detected, mitigated, resolved) as HTML."""
+    return _html(_milestone_time(incident, which), short=short, empty=empty)
+
+
+@register.simple_tag(name="event_time")
+def event_time_tag(event, short: bool = False):
+    """A timeline event's time as HTML, in the zone its source states it in."""
+    return _html(event_time(event), short=short)
+
+
+@register.filter
+def incident_time_text(incident, which: str) -> str:
+    value = _milestone_time(incident, which)
+    return value.label() if value else "—"
+
+
+@register.filter
+def event_time_text(event) -> str:
+    return event_time(event).label()
+
+
+@register.simple_tag
+def incident_span(incident, which: str):
+    """The time from the start to one of the incident's times; approximate ("≈", said in words to
+    screen readers) when either end is estimated or known less precisely than to the minute."""
+    start, end = MILESTONES[0].of(incident), _milestone_time(incident, which)
+    if start is None or end is None or end.at < start.at:
+        return "—"
+    text = duration(end.at - start.at)
+    if start.is_exact and end.is_exact:
+        return text
+    return format_html(
+        '<span class="estimated" title="approximate: from a time estimated or not known to the minute">'
+        '<span aria-hidden="true">≈</span><span class="visually-hidden">approximately</span></span> {}',
+        text,
+    )
