@@ -33,6 +33,7 @@ from incidents.models.vocab import (
     PrimaryCause,
     Priority,
     Severity,
+    TimePrecision,
     TriggerKind,
 )
 
@@ -351,9 +352,19 @@ class IncidentInputSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
     started_at = serializers.DateTimeField(validators=[in_near_future])
+    time_precision = serializers.ChoiceField(
+        choices=TimePrecision.choices, required=False, help_text="How exactly the start is known."
+    )
+    started_estimated = serializers.BooleanField(required=False, help_text="The start is an estimate.")
     detected_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
+    detected_precision = serializers.ChoiceField(choices=TimePrecision.choices, required=False)
+    detected_estimated = serializers.BooleanField(required=False)
     mitigated_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
+    mitigated_precision = serializers.ChoiceField(choices=TimePrecision.choices, required=False)
+    mitigated_estimated = serializers.BooleanField(required=False)
     resolved_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
+    resolved_precision = serializers.ChoiceField(choices=TimePrecision.choices, required=False)
+    resolved_estimated = serializers.BooleanField(required=False)
     customer_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     primary_cause = serializers.ChoiceField(choices=PrimaryCause.choices, required=False)
     trigger_kind = serializers.ChoiceField(choices=TriggerKind.choices, required=False, allow_blank=True)
