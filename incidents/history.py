@@ -198,6 +198,8 @@ class Change:
 _ACTIONS = {LogEntry.Action.CREATE: "create", LogEntry.Action.UPDATE: "update", LogEntry.Action.DELETE: "delete"}
 # A list changed from the other side of its relation is recorded under the other side's name.
 _LIST_LABELS = {("incident", "incidents"): "controls"}
+# Names Django's default (from the class name) gets wrong.
+_RECORD_TYPES = {"aifieldcitation": "AI field citation"}
 # Records whose str() reads a relation: fetched with it.
 _WITH_RELATED = {"reviewcomment": ("author",)}
 
@@ -241,7 +243,7 @@ def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Chan
         at=entry.timestamp,
         actor=entry.actor.get_username() if entry.actor else None,
         action=_ACTIONS.get(entry.action, "update"),
-        record_type=str(model._meta.verbose_name) if model else entry.content_type.model,
+        record_type=_RECORD_TYPES.get(entry.content_type.model) or (str(model._meta.verbose_name) if model else "?"),
         record_id=entry.object_id,
         record=entry.object_repr,
         fields=tuple(fields),
