@@ -57,7 +57,7 @@ from incidents.models import (
     TimelineEvent,
 )
 
-from .factories import ActionItemFactory, IncidentFactory, SourceFactory
+from .factories import ActionItemFactory, IncidentFactory, SourceFactory, TimelineEventFactory
 from .test_incident_forms import incident_data, read_form
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +110,7 @@ class World:
     incident: Incident
     source: object
     item: ActionItem
+    event: TimelineEvent
 
 
 @dataclass(frozen=True)
@@ -356,6 +357,7 @@ def world(reviewer) -> World:
         incident=incident,
         source=source,
         item=ActionItemFactory(incident=incident, owner=reviewer),
+        event=TimelineEventFactory(incident=incident),
     )
 
 
@@ -663,6 +665,7 @@ class Page:
     fill: bool = True
     prefix: str = ""  # a formset row's
     htmx: bool = False  # submitted in place; a refusal answers 422 with the form
+    kwargs: Callable[[World], dict] | None = None  # the form as the view binds it, when not the registry's
 
     @property
     def status(self) -> int:
@@ -719,6 +722,48 @@ PAGES = [
         fill=False,
         prefix="items-0-",
     ),
+    *(
+        Page(
+            f"evidence {section} add",
+            form,
+            url=lambda world, section=section: f"/incidents/{world.incident.key}/evidence/{section}/new/",
+            match={"data-evidence-form": ""},
+            stored=lambda world, model=model: model.objects.count(),
+            htmx=True,
+        )
+        for section, form, model in [
+            ("sources", "incidents.evidence_forms.SourceForm", Source),
+            ("claims", "incidents.evidence_forms.ClaimForm", Claim),
+            ("ai", "incidents.evidence_forms.AIInvolvementForm", AIInvolvement),
+            ("impact", "incidents.evidence_forms.ImpactFigureForm", ImpactFigure),
+        ]
+    ),
+    Page(
+        "evidence source edit",
+        "incidents.evidence_forms.SourceForm",
+        url=lambda world: f"/incidents/{world.incident.key}/evidence/sources/{world.source.pk}/",
+        match={"data-evidence-form": ""},
+        stored=lambda world: _row(Source, world.source.pk),
+        fill=False,
+        htmx=True,
+        kwargs=lambda world: {"instance": world.source},
+    ),
+    Page(
+        "evidence attribution",
+        "incidents.evidence_forms.AttributionForm",
+        url=lambda world: f"/incidents/{world.incident.key}/evidence/attribution/edit/",
+        match={"data-evidence-form": ""},
+        stored=lambda world: _row(Incident, world.incident.pk),
+        htmx=True,
+    ),
+    Page(
+        "evidence operational review",
+        "incidents.evidence_forms.OpsReviewForm",
+        url=lambda world: f"/incidents/{world.incident.key}/evidence/ops-review/edit/",
+        match={"data-evidence-form": ""},
+        stored=lambda world: _row(CoeDocument, world.incident.coe.pk),
+        htmx=True,
+    ),
     Page(
         "API token create",
         "incidents.views.tokens.TokenForm",
@@ -761,6 +806,30 @@ API_WRITES = [
         partial=True,
         etag_from=lambda world: f"{API}/coes/{world.incident.key}/",
     ),
+    *(
+        Api(
+            serializer,
+            "post",
+            url=lambda world, part=part: f"{API}/incidents/{world.incident.key}/{part}/",
+            stored=lambda world, model=model: model.objects.count(),
+        )
+        for part, serializer, model in [
+            ("timeline", "incidents.api.part_inputs.TimelineEventInputSerializer", TimelineEvent),
+            ("sources", "incidents.api.part_inputs.SourceInputSerializer", Source),
+            ("claims", "incidents.api.part_inputs.ClaimInputSerializer", Claim),
+            ("ai-involvements", "incidents.api.part_inputs.AIInvolvementInputSerializer", AIInvolvement),
+            ("impact-figures", "incidents.api.part_inputs.ImpactFigureInputSerializer", ImpactFigure),
+            ("action-items", "incidents.api.serializers.ActionItemInputSerializer", ActionItem),
+        ]
+    ),
+    Api(
+        "incidents.api.part_inputs.TimelineEventInputSerializer",
+        "patch",
+        url=lambda world: f"{API}/timeline-events/{world.event.pk}/",
+        stored=lambda world: _row(TimelineEvent, world.event.pk),
+        partial=True,
+        etag_from=lambda world: f"{API}/incidents/{world.incident.key}/",
+    ),
     Api(
         "incidents.api.metrics_view.MetricsQuerySerializer",
         "get",
@@ -799,7 +868,7 @@ def test_page_shows_the_length_error_beside_the_field_and_keeps_what_was_typed(p
     assert limits, f"{page.form} has no limited field to try"
     for limit in limits:
         # Read afresh each time: the COE editor saves its sections beside refused items, a new version.
-        shown = client.get(url)
+        shown = client.get(url, **headers)
         assert shown.status_code == 200
         on_page = read_form(shown.content, **page.match)
         valid = {**on_page, **({page.prefix + k: v for k, v in entry.data(world).items()} if page.fill else {})}
@@ -816,7 +885,8 @@ def test_page_shows_the_length_error_beside_the_field_and_keeps_what_was_typed(p
         assert response.status_code == page.status, f"{limit}: {response.status_code}"
         assert page.stored(world) == before, f"{limit}: something was stored"
         # The error is the form's own message, beside that field, and the only one on the page.
-        expected = _bound(cls, entry, world, {k.removeprefix(page.prefix): v for k, v in sent.items()})
+        own_data = {k.removeprefix(page.prefix): v for k, v in sent.items()}
+        expected = cls(data=own_data, **(page.kwargs or entry.kwargs)(world))
         expected.is_valid()
         assert list(expected.errors) == [limit.name], f"{limit}: other errors too: {expected.errors}"
         block = _field_html(response.content.decode(), page.prefix + limit.name)
