@@ -39,6 +39,7 @@ from rest_framework import serializers
 
 import incidents
 from incidents import services
+from incidents.forms import CommentForm, ReopenForm
 from incidents.list_fields import NameListField
 from incidents.models import (
     ActionItem,
@@ -56,8 +57,10 @@ from incidents.models import (
     Team,
     TimelineEvent,
 )
+from incidents.models.vocab import CoeStatus
 
 from .factories import ActionItemFactory, IncidentFactory, SourceFactory, TimelineEventFactory
+from .test_coe_pages import messages_of
 from .test_incident_forms import incident_data, read_form
 
 pytestmark = pytest.mark.django_db
@@ -934,3 +937,31 @@ def test_api_write_answers_400_naming_the_field(write, world, writer):
         assert list(error["fields"]) == [limit.name], f"{limit}: {error}"
         assert _names_the_limit(error["fields"][limit.name], limit), error
         assert write.stored(world) == before, f"{limit}: something was stored"
+
+
+# The COE page's comment and reopen forms post and come back to the page (no form re-rendered):
+# an overlong text is refused with a message naming the field's limit, not a misleading one.
+
+
+def test_overlong_comment_is_refused_naming_the_limit(world, approver, client_for):
+    limit = CommentForm.base_fields["body"].max_length
+    response = client_for(approver).post(
+        f"/incidents/{world.incident.key}/coe/comments/", {"section": "summary", "body": "a" * (limit + 1)}
+    )
+    assert response.status_code == 302
+    assert not ReviewComment.objects.exists()
+    assert messages_of(response) == [
+        f"Comment not added: Ensure this value has at most {limit} characters (it has {limit + 1})."
+    ]
+
+
+def test_overlong_reopen_reason_is_refused_naming_the_limit(world, approver, client_for):
+    coe = world.incident.coe
+    CoeDocument.objects.filter(pk=coe.pk).update(status=CoeStatus.IN_REVIEW)
+    limit = ReopenForm.base_fields["reason"].max_length
+    response = client_for(approver).post(f"/incidents/{world.incident.key}/coe/reopen/", {"reason": "a" * (limit + 1)})
+    assert response.status_code == 302
+    assert CoeDocument.objects.get(pk=coe.pk).status == CoeStatus.IN_REVIEW
+    assert messages_of(response) == [
+        f"Not reopened: Ensure this value has at most {limit} characters (it has {limit + 1})."
+    ]

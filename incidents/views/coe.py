@@ -356,6 +356,8 @@ def coe_reopen(request, key: str):
     form = ReopenForm(request.POST)
 
     def reopen(coe):
+        if form.has_error("reason", "max_length"):
+            raise WorkflowError(f"Not reopened: {' '.join(form.errors['reason'])}")
         if not form.is_valid():
             raise WorkflowError("Say why the COE is reopened or sent back.")
         services.coe_return_to_draft(coe=coe, user=request.user, reason=form.cleaned_data["reason"])
@@ -376,7 +378,10 @@ def coe_comment(request, key: str):
     require(request.user, "incidents.add_reviewcomment")
     form = CommentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A comment needs a section and some text.")
+        if form.has_error("body", "max_length"):
+            messages.error(request, f"Comment not added: {' '.join(form.errors['body'])}")
+        else:
+            messages.error(request, "A comment needs a section and some text.")
         return redirect("incidents:coe", key=key)
     reply_to = None
     if form.cleaned_data.get("reply_to"):
