@@ -15,7 +15,8 @@ from incidents.models import Control, Incident
 from incidents.models.vocab import Severity, SourceKind, TriState
 from tests.factories import ControlFactory, IncidentFactory
 
-from .test_accessibility import axe_violations, describe
+from .conftest import PHONE
+from .test_accessibility import SCROLL_CHECK, axe_violations, describe
 
 pytestmark = pytest.mark.browser
 
@@ -219,3 +220,13 @@ def test_a_reader_sees_the_evidence_without_buttons(page, login, leader, inciden
     page.goto(incident.get_absolute_url())
     expect(page.locator("#evidence-sources")).to_be_visible()
     expect(page.locator("[data-evidence-section] a[hx-get]")).to_have_count(0)
+
+
+def test_an_open_form_fits_a_phone(new_page, login, reviewer, incident, artifacts):
+    page = new_page(viewport=PHONE)
+    login(page, reviewer.username)
+    page.goto(incident.get_absolute_url())
+    open_form(page, "ai", "Add an AI involvement record")
+    sizes = page.evaluate(SCROLL_CHECK)
+    page.screenshot(path=artifacts / "evidence-ai-form-phone.png", full_page=True)
+    assert sizes["scroll"] <= sizes["client"] + 1, "too wide:\n" + "\n".join(sizes["wide"])
