@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import AIInvolvement, Incident
+from incidents.times import MILESTONES
 
 # The model columns the list answers with, plus the id the cursor ends on.
 COLUMNS = (
@@ -34,9 +35,17 @@ COLUMNS = (
     "adopted_cause",
     "harm_level",
     "started_at",
+    "time_precision",
+    "started_estimated",
     "detected_at",
+    "detected_precision",
+    "detected_estimated",
     "mitigated_at",
+    "mitigated_precision",
+    "mitigated_estimated",
     "resolved_at",
+    "resolved_precision",
+    "resolved_estimated",
     "restricted",
     "updated_at",
 )
@@ -98,6 +107,15 @@ def _seconds(end, start) -> int | None:
     return int((end - start).total_seconds()) if end is not None and start is not None else None
 
 
+# Each of the incident's times with how precisely it is known and whether it is an estimate, in the
+# serializer's order: the start's precision is the model's time_precision.
+TIME_FIELDS = tuple(name for m in MILESTONES for name in (m.at, m.precision, m.estimated))
+
+
+def _times(row: dict) -> dict:
+    return {name: row[name] for name in TIME_FIELDS}
+
+
 def _in_path(key: str) -> str:
     # Keys are letters, digits and hyphens, which a path keeps as they are: quote() only for anything else
     # (quoting a hundred keys cost about 0.4 ms of a page).
@@ -126,10 +144,7 @@ def shape(rows: list[dict], request) -> list[dict]:
             "attribution_status": row["attribution_status"],
             "adopted_cause": row["adopted_cause"],
             "harm_level": row["harm_level"],
-            "started_at": row["started_at"],
-            "detected_at": row["detected_at"],
-            "mitigated_at": row["mitigated_at"],
-            "resolved_at": row["resolved_at"],
+            **_times(row),
             "time_to_detect_seconds": _seconds(row["detected_at"], row["started_at"]),
             "time_to_mitigate_seconds": _seconds(row["mitigated_at"], row["started_at"]),
             "time_to_resolve_seconds": _seconds(row["resolved_at"], row["started_at"]),
