@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from incidents import services
 from incidents.models import Control, Incident
 from incidents.models.vocab import Severity, SourceKind, TriState
-from tests.factories import ControlFactory, IncidentFactory
+from tests.factories import ClaimFactory, ControlFactory, IncidentFactory
 
 from .conftest import PHONE
 from .test_accessibility import SCROLL_CHECK, axe_violations, describe
@@ -230,3 +230,24 @@ def test_an_open_form_fits_a_phone(new_page, login, reviewer, incident, artifact
     sizes = page.evaluate(SCROLL_CHECK)
     page.screenshot(path=artifacts / "evidence-ai-form-phone.png", full_page=True)
     assert sizes["scroll"] <= sizes["client"] + 1, "too wide:\n" + "\n".join(sizes["wide"])
+
+
+def test_a_claim_is_edited_and_removed_in_place(page, login, reviewer, incident):
+    claim = ClaimFactory(incident=incident, claimant="Financial Times")
+    incident.sources.add(claim.source)
+    login(page, reviewer.username)
+    page.goto(incident.get_absolute_url())
+    claims = page.locator("#evidence-claims")
+    claims.get_by_role("link", name="Edit claim by Financial Times").click()
+    expect(claims.locator("#id_source")).to_be_focused()
+    claims.locator("#id_stance").select_option("corrects")
+    claims.get_by_role("button", name="Save claim").click()
+    expect(claims.get_by_text("Corrects", exact=True)).to_be_visible()
+    expect(claims.get_by_role("link", name="Edit claim by Financial Times")).to_be_focused()
+    claims.get_by_role("button", name="Remove claim by Financial Times").click()
+    expect(claims.get_by_text("No claims recorded.")).to_be_visible()
+    # The button is gone with its claim: the focus goes to the section's heading.
+    expect(claims.get_by_role("heading", name="Attribution")).to_be_focused()
+    assert not incident.claims.exists()
+    assert page.dialogs == []
+    assert unexpected_errors(page) == []
