@@ -669,6 +669,7 @@ class Page:
     prefix: str = ""  # a formset row's
     htmx: bool = False  # submitted in place; a refusal answers 422 with the form
     kwargs: Callable[[World], dict] | None = None  # the form as the view binds it, when not the registry's
+    reread: bool = False  # read the page again before each try (a refused save still moved its version on)
 
     @property
     def status(self) -> int:
@@ -724,6 +725,7 @@ PAGES = [
         stored=lambda world: list(ActionItem.objects.values()),
         fill=False,
         prefix="items-0-",
+        reread=True,  # the editor saves its sections beside refused items
     ),
     *(
         Page(
@@ -869,10 +871,11 @@ def test_page_shows_the_length_error_beside_the_field_and_keeps_what_was_typed(p
     headers = {"HTTP_HX_REQUEST": "true"} if page.htmx else {}
     limits = form_limits(cls(**entry.kwargs(world)))
     assert limits, f"{page.form} has no limited field to try"
+    shown = None
     for limit in limits:
-        # Read afresh each time: the COE editor saves its sections beside refused items, a new version.
-        shown = client.get(url, **headers)
-        assert shown.status_code == 200
+        if shown is None or page.reread:
+            shown = client.get(url, **headers)
+            assert shown.status_code == 200
         on_page = read_form(shown.content, **page.match)
         valid = {**on_page, **({page.prefix + k: v for k, v in entry.data(world).items()} if page.fill else {})}
         own = _with(
