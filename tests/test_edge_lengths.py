@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
 
+import django_filters
 import pytest
 from django import forms
 from django.contrib.auth import get_user_model
@@ -968,3 +969,32 @@ def test_overlong_reopen_reason_is_refused_naming_the_limit(world, approver, cli
     assert messages_of(response) == [
         f"Not reopened: Ensure this value has at most {limit} characters (it has {limit + 1})."
     ]
+
+
+# Filters take text too (?team=, ?owner=, ?q=): a value longer than any column compares as unequal
+# (or is refused with a 400), never a database error. Every FilterSet of the app must be listed here.
+FILTER_LISTS = {
+    "incidents.filters.IncidentFilter": (f"{API}/incidents/", f"{API}/feed/", "/incidents/"),
+    "incidents.filters.ActionItemFilter": (f"{API}/action-items/",),
+    "incidents.filters.ControlFilter": (f"{API}/controls/",),
+}
+LONGER_THAN_ANY_COLUMN = "a" * 1000
+
+
+@pytest.mark.parametrize("name", sorted(_defined_in_app(django_filters.FilterSet)))
+def test_text_filters_take_overlong_values_without_a_server_error(name, world, writer, client_for):
+    assert name in FILTER_LISTS, f"{name}: list the pages that use it in FILTER_LISTS"
+    filterset = _defined_in_app(django_filters.FilterSet)[name]
+    text_filters = [
+        key
+        for key, each in filterset.base_filters.items()
+        if isinstance(each, django_filters.CharFilter | django_filters.ModelChoiceFilter)
+    ]
+    browser = client_for(world.reviewer)
+    for url in FILTER_LISTS[name]:
+        client = writer if url.startswith(API) else browser
+        for key in text_filters:
+            response = client.get(url, {key: LONGER_THAN_ANY_COLUMN})
+            assert response.status_code in (200, 400), f"{url}?{key}=…: {response.status_code}"
+            if response.status_code == 400:
+                assert key in response.json()["error"]["fields"], response.content[:300]
