@@ -32,6 +32,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist
+from django.core.management import CommandError, call_command
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.test import Client
@@ -59,6 +60,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.models.vocab import CoeStatus
+from incidents.views.tokens import TokenForm
 
 from .factories import ActionItemFactory, IncidentFactory, SourceFactory, TimelineEventFactory
 from .test_coe_pages import messages_of
@@ -998,3 +1000,12 @@ def test_text_filters_take_overlong_values_without_a_server_error(name, world, w
             assert response.status_code in (200, 400), f"{url}?{key}=…: {response.status_code}"
             if response.status_code == 400:
                 assert key in response.json()["error"]["fields"], response.content[:300]
+
+
+def test_token_command_refuses_an_overlong_name_naming_the_option(world):
+    limit = TokenForm.base_fields["name"].max_length
+    with pytest.raises(CommandError, match=rf"--name: Ensure this value has at most {limit} characters"):
+        call_command("create_api_token", "--user", world.reviewer.username, "--name", "a" * (limit + 1))
+    with pytest.raises(CommandError, match="--expires-in-days: Ensure this value is less than or equal to 3650"):
+        call_command("create_api_token", "--user", world.reviewer.username, "--expires-in-days", "99999999")
+    assert not ApiToken.objects.exists()

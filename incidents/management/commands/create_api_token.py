@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from incidents import services
 from incidents.models import TokenScope
+from incidents.views.tokens import TokenForm
 
 
 class Command(BaseCommand):
@@ -23,6 +24,13 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {user!r}.") from None
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1.")
-        token, plain = services.api_token_create(user=owner, name=name, scope=scope, expires_in_days=expires_in_days)
+        # The page's form checks what the page takes (the name's length, the days' range): the same here.
+        form = TokenForm({"name": name, "scope": scope, "expires_in_days": expires_in_days})
+        if not form.is_valid():
+            problems = " ".join(
+                f"--{field.replace('_', '-')}: {' '.join(errors)}" for field, errors in form.errors.items()
+            )
+            raise CommandError(problems)
+        token, plain = services.api_token_create(user=owner, **form.cleaned_data)
         self.stderr.write(f"Token {token.key_id} for {owner.username} ({scope}); it is shown only this once:")
         self.stdout.write(plain)
