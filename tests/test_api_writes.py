@@ -471,3 +471,12 @@ class TestAIInvolvementCitations:
         detail = client.get(f"{API}/incidents/{incident.key}/").json()
         assert detail["ai_involvements"][0]["citations"] == {"permissions_inherited": source.pk}
         assert source.pk in {s["id"] for s in detail["sources"]}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_describes_each_write_endpoint(token_for, incident, source, name):
+    resource = RESOURCES[name]
+    client = token_for("reviewer")
+    obj = resource.make(incident, source)
+    for url in (resource.create_url(incident), resource.url(obj), f"{API}/incidents/{incident.key}/sources/"):
+        assert client.options(url).status_code == 200, url

@@ -149,6 +149,10 @@ class PartCreateViewSet(PartBase):
     """POST /incidents/{key}/<part>/: a new part of the incident."""
 
     etag_actions = ("create",)
+    schema_extra_errors = {"create": ("412",)}
+
+    def get_serializer_class(self):
+        return self.part.input  # what OPTIONS describes
 
     def create(self, request, key: str):
         with transaction.atomic():
@@ -347,8 +351,9 @@ class IncidentSourcesViewSet(PartBase):
     """POST /incidents/{key}/sources/ links a source; DELETE /incidents/{key}/sources/{id}/ unlinks it."""
 
     queryset = Source.objects.all()
+    serializer_class = part_inputs.SourceInputSerializer  # what OPTIONS describes
     etag_actions = ("create", "destroy")
-    schema_extra_errors = {"destroy": ("412", "428")}
+    schema_extra_errors = {"create": ("412",), "destroy": ("412", "428")}
 
     def get_queryset(self):
         return self.queryset  # for the model permissions only: the incident is looked up by key
@@ -392,6 +397,7 @@ class IncidentSourcesViewSet(PartBase):
 )
 class ActionItemCreateViewSet(PartBase):
     queryset = ActionItem.objects.all()
+    serializer_class = s.ActionItemInputSerializer  # what OPTIONS describes
     permission_classes = [TokenScopeAllows, ModelPermissionsForWrites]
     etag_actions = ("create",)
 
