@@ -20,6 +20,7 @@ from django.test import Client
 
 from incidents import services
 from incidents.api.conditional import etag_for
+from incidents.api.serializers import IncidentDetailSerializer
 from incidents.models import (
     ActionItem,
     AIFieldCitation,
@@ -480,3 +481,20 @@ def test_options_describes_each_write_endpoint(token_for, incident, source, name
     obj = resource.make(incident, source)
     for url in (resource.create_url(incident), resource.url(obj), f"{API}/incidents/{incident.key}/sources/"):
         assert client.options(url).status_code == 200, url
+
+
+def test_the_detail_lists_every_source_the_incidents_records_cite(token_for, incident):
+    # Written by either path: a timeline event and an action item cite sources the incident does not list.
+    listed, by_event, by_item, by_duration = (SourceFactory(publisher=f"P{n}") for n in range(4))
+    incident.sources.add(listed)
+    TimelineEventFactory(incident=incident, source=by_event)
+    ActionItemFactory(incident=incident, source=by_item)
+    Incident.objects.filter(pk=incident.pk).update(reported_duration_source=by_duration)
+    SourceFactory()  # cited by nothing
+    client = token_for("reviewer")
+    body = client.get(f"{API}/incidents/{incident.key}/").json()
+    assert {s["id"] for s in body["sources"]} == {listed.pk, by_event.pk, by_item.pk, by_duration.pk}
+    # The schema's description of the detail says the same.
+    request = client.get(f"{API}/incidents/").wsgi_request
+    described = IncidentDetailSerializer(Incident.objects.get(pk=incident.pk), context={"request": request})
+    assert [s["id"] for s in described.data["sources"]] == [s["id"] for s in body["sources"]]
