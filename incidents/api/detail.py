@@ -3,15 +3,17 @@
 The detail used to be the incident, then about ten prefetch queries, then DRF's
 nested serializers over the model instances: most of a request's time. Here one
 statement selects the incident's own columns and all its parts (tags, factors,
-owner, COE status, impact figures, timeline, AI involvements with their evidence,
-claims with their sources, sources, services, regions) as one JSON document built
+owner, COE status, impact figures, timeline, AI involvements with their evidence and
+field citations, claims with their sources, the sources it lists or any of its records
+cites, services, regions) as one JSON document built
 from json_agg/ARRAY subqueries; which incident, and whether the caller may see it,
 is the ORM's queryset (visible_to, the filters, the key) compiled as its subquery. `shape` turns that into exactly
 IncidentDetailSerializer's JSON: the same keys in the same order, child lists in
 the order the serializer's prefetches give, datetimes as DRF writes them (in the
 current time zone, `Z` for UTC), decimals as DRF's DecimalField strings.
 Reads and the answers to writes are both shaped here; IncidentDetailSerializer only
-describes the detail in the schema, and a test checks both give the same JSON.
+describes the detail in the schema, and a test checks both give the same JSON. The row
+is also what the incident's ETag digests (conditional.incident_etag).
 
 The subqueries are written as SQL over the models' own table and column names
 (as in rows.py): resolving them as ORM subqueries would cost more than running them.
