@@ -591,8 +591,9 @@ class TestPage:
         # 7 one pass per month (severities and durations), 8 AI (with AI, by level and gate), 9-10
         # action items (state counts with the burn-down, oldest overdue), 11 vendor disagreements with
         # their count, 12 repeats with their count, 13 the controls' links counted per control, 14 the
-        # controls. (A custom period: computed live, never from the cache.)
-        expected = 14
+        # controls; 15 the navigation's review queue (may the user approve, and how many wait: one
+        # statement). (A custom period: computed live, never from the cache.)
+        expected = 15
         with django_assert_num_queries(expected):
             client.get("/dashboard/", PERIOD)
         for n in range(4):

@@ -246,8 +246,9 @@ class TestPage:
         # 1 session, 2 user, 3 the facets: the matches counted by cause, severity, status, year and
         # AI (the same statement finds and ranks the matches and gives the page's ids), 4 the page
         # of incidents (headlines and AI flag included), 5-7 the hits of the page's incidents: COE
-        # sections, timeline events, action items.
-        expected = 7
+        # sections, timeline events, action items; 8 the navigation's review queue (may the user
+        # approve, and how many wait: one statement).
+        expected = 8
         with django_assert_num_queries(expected):
             client.get("/search/", {"q": "DNS"})
         owner = UserFactory(username="owen")

@@ -2,11 +2,12 @@
 
 from django import template
 
-from incidents.views.reviews import awaiting_review
+from incidents.views.reviews import waiting_count
 
 register = template.Library()
 
 
 @register.simple_tag
-def review_queue_count(user) -> int:
-    return awaiting_review(user).count()
+def review_queue_count(user) -> int | None:
+    """None for someone who may not approve (no link), else the count."""
+    return waiting_count(user)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q, QuerySet
+from django.contrib.auth.models import Permission
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 
 from incidents.models import CoeDocument
+from incidents.models.incident import signed_in
 from incidents.models.vocab import CoeStatus
 
 from .access import require
@@ -14,14 +18,42 @@ from .access import require
 APPROVE = "incidents.approve_coedocument"
 
 
-def awaiting_review(user) -> QuerySet[CoeDocument]:
-    """COEs in review on incidents the user may see, that the user did not write (the two-person rule).
+def in_review_for(user) -> QuerySet[CoeDocument]:
+    """COEs in review on incidents the user may see, that the user did not write (the two-person rule)."""
+    return CoeDocument.objects.visible_to(user).filter(status=CoeStatus.IN_REVIEW).exclude(authors=user)
 
-    Empty for anyone who may not approve, so the navigation's count can ask it of everyone.
-    """
+
+def awaiting_review(user) -> QuerySet[CoeDocument]:
+    """What an approver may approve now; nothing for anyone else."""
     if not user.has_perm(APPROVE):
         return CoeDocument.objects.none()
-    return CoeDocument.objects.visible_to(user).filter(status=CoeStatus.IN_REVIEW).exclude(authors=user)
+    return in_review_for(user)
+
+
+def waiting_count(user) -> int | None:
+    """The navigation's count: None for someone who may not approve, else how many COEs wait for them.
+
+    Asked on every page, so at most one query: when the page has not read the user's permissions
+    already, whether they may approve and the count come from one statement.
+    """
+    if not signed_in(user) or not user.is_active:
+        return None
+    if user.is_superuser or hasattr(user, "_perm_cache"):  # ModelBackend's cache: has_perm costs nothing
+        return awaiting_review(user).count() if user.has_perm(APPROVE) else None
+    app_label, codename = APPROVE.split(".")
+    granted = Permission.objects.filter(content_type__app_label=app_label, codename=codename).filter(
+        Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
+    )
+    # One group of rows (all in review), counted; no row when nothing waits.
+    counted = in_review_for(user).order_by().values("status").annotate(n=Count("pk")).values("n")
+    approves, waiting = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(approves=Exists(granted), waiting=Coalesce(Subquery(counted), 0))
+        .values_list("approves", "waiting")
+        .get()
+    )
+    return waiting if approves else None
 
 
 @login_required

@@ -2,19 +2,22 @@
 
 A reviewer records an incident and its timeline, writes the COE (with live
 Markdown preview, autosave, whys and action items) and submits it; an
-approver comments, the reviewer answers, the approver approves and
-publishes; a leader reads the published COE. No console errors (CSP
-violations included) anywhere along the way.
+approver comments, the reviewer answers and resolves the comment, the approver
+approves and publishes, each step mailed to the people concerned; a leader
+reads the published COE. No console errors (CSP violations included) anywhere
+along the way.
 """
 
 import re
 from datetime import date, timedelta
 
 import pytest
+from django.core import mail
 from playwright.sync_api import Page, expect
 
-from incidents import services
+from incidents import services, tasks
 from incidents.models import CoeDocument, Incident
+from tests.browser.test_accessibility import axe_violations, describe
 from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.browser
@@ -269,8 +272,22 @@ def write_coe(page: Page, key: str, artifacts) -> None:
     expect(page.locator(".page-head .badge")).to_have_text("In review")
 
 
+@pytest.fixture
+def notices_delivered(settings):
+    """The review's notices delivered in the server's thread as soon as each step commits, into mail.outbox."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.REMINDER_CHANNELS = ["email"]
+    conf = tasks.deliver_reminder.app.conf
+    before = conf.task_always_eager
+    conf.task_always_eager = True
+    yield
+    conf.task_always_eager = before
+
+
 @pytest.mark.django_db(transaction=True)
-def test_reviewer_writes_approver_publishes_leader_reads(page, new_page, login, reviewer, approver, leader, artifacts):
+def test_reviewer_writes_approver_publishes_leader_reads(
+    page, new_page, login, reviewer, approver, leader, artifacts, notices_delivered
+):
     # The reviewer records the incident, its timeline and the COE.
     login(page, reviewer.username)
     key = create_incident(page)
@@ -301,9 +318,26 @@ def test_reviewer_writes_approver_publishes_leader_reads(page, new_page, login, 
     # An author cannot approve: no Approve button for the reviewer.
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
 
-    # The approver sees the answer, approves and publishes.
+    # Approval waits for the open comment, and says which.
     approver_page.reload()
     expect(approver_page.locator("#comments-impact .reply")).to_contain_text("rita")
+    expect(approver_page.locator("#open-comments")).to_contain_text("Approval waits for 1 open comment")
+    approver_page.get_by_role("button", name="Approve").click()
+    expect(approver_page.locator(".messages")).to_contain_text("Not approved: 1 review comment is still open")
+    expect(approver_page.locator(".page-head .badge")).to_have_text("In review")
+
+    # The reviewer resolves it in place, from the keyboard.
+    page.evaluate("window.__sameDocument = true")
+    resolve = page.locator("#comments-impact").get_by_role("button", name="Resolve the comment by arun")
+    resolve.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#comments-impact .comment.is-resolved")).to_contain_text("by rita")
+    expect(page.locator("#open-comments")).to_contain_text("Every review comment is resolved.")
+    assert page.evaluate("window.__sameDocument") is True
+
+    # The approver approves and publishes.
+    approver_page.reload()
+    expect(approver_page.locator("#open-comments")).to_contain_text("Every review comment is resolved.")
     approver_page.get_by_role("button", name="Approve").click()
     expect(approver_page.locator(".messages")).to_contain_text("Approved")
     approver_page.get_by_role("button", name="Publish").click()
@@ -331,6 +365,16 @@ def test_reviewer_writes_approver_publishes_leader_reads(page, new_page, login, 
     for each in (page, approver_page, leader_page):
         assert_no_console_errors(each)
 
+    # Each step told the people concerned, once: the approver of the submission, the author of the rest.
+    sent = sorted((message.to[0], message.subject) for message in mail.outbox)
+    assert sent == [
+        (approver.email, f"{key}: rita answered a comment on the COE (Impact)"),
+        (approver.email, f"{key}: rita submitted the COE for review"),
+        (reviewer.email, f"{key}: arun approved the COE"),
+        (reviewer.email, f"{key}: arun commented on the COE (Impact)"),
+        (reviewer.email, f"{key}: arun published the COE"),
+    ]
+
 
 @pytest.mark.django_db(transaction=True)
 def test_add_a_why_and_add_another_cause_add_empty_rows(page, login, reviewer):
@@ -346,3 +390,61 @@ def test_add_a_why_and_add_another_cause_add_empty_rows(page, login, reviewer):
     expect(page.get_by_label("Why 4", exact=True)).to_be_visible(timeout=2_000)
     page.get_by_role("button", name="Add another cause").click()
     expect(page.get_by_label("Cause 2", exact=True)).to_be_visible(timeout=2_000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approval_waits_for_a_comment_the_author_resolves_in_place(
+    page, new_page, login, reviewer, approver, artifacts, notices_delivered
+):
+    incident = IncidentFactory(title="Search latency after an index rebuild")
+    coe = services.coe_start(incident=incident, user=reviewer)
+    # In review without the quality check's fixtures: this test is about the comments.
+    CoeDocument.objects.filter(pk=coe.pk).update(status="in_review")
+
+    # The approver finds it waiting, counted in the navigation, and comments.
+    approver_page = new_page()
+    login(approver_page, approver.username)
+    nav = approver_page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Waiting for my review 1")).to_be_visible()
+    nav.get_by_role("link", name="Waiting for my review 1").click()
+    expect(approver_page.get_by_role("heading", name="Waiting for my review")).to_be_visible()
+    violations = axe_violations(approver_page)
+    assert violations == [], f"axe on the review queue:\n{describe(violations)}"
+    approver_page.get_by_role("link", name=incident.key).click()
+    summary = approver_page.locator("#section-summary")
+    summary.get_by_text("Comment on this section").click()
+    summary.get_by_label("Comment").fill("Which index was rebuilt?")
+    summary.get_by_role("button", name="Add comment").click()
+    expect(approver_page.locator("#open-comments")).to_contain_text("Summary: arun, “Which index was rebuilt?”")
+    approver_page.get_by_role("button", name="Approve").click()
+    expect(approver_page.locator(".messages")).to_contain_text(
+        "Not approved: 1 review comment is still open. Resolve it first: Summary (arun: “Which index was rebuilt?”)."
+    )
+
+    # The author resolves it from the keyboard, without leaving the page.
+    login(page, reviewer.username)
+    page.goto(f"/incidents/{incident.key}/coe/")
+    page.evaluate("window.__sameDocument = true")
+    page.locator("#comments-summary").get_by_role("button", name="Resolve the comment by arun").focus()
+    page.keyboard.press("Enter")
+    resolved = page.locator("#comments-summary .comment.is-resolved")
+    expect(resolved).to_contain_text("Resolved")
+    expect(resolved).to_contain_text("by rita")
+    expect(page.locator("#open-comments")).to_contain_text("Every review comment is resolved.")
+    assert page.evaluate("window.__sameDocument") is True
+    # Focus stays on the button, now offering to reopen it.
+    expect(resolved.get_by_role("button", name="Reopen the comment by arun")).to_be_focused()
+    violations = axe_violations(page)
+    assert violations == [], f"axe after resolving:\n{describe(violations)}"
+    page.screenshot(path=artifacts / "coe-comment-resolved.png", full_page=True)
+
+    approver_page.reload()
+    approver_page.get_by_role("button", name="Approve").click()
+    expect(approver_page.locator(".page-head .badge")).to_have_text("Approved")
+    expect(approver_page.get_by_role("navigation", name="Main")).to_contain_text("Waiting for my review 0")
+    for each in (page, approver_page):
+        assert_no_console_errors(each)
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        (reviewer.email, f"{incident.key}: arun approved the COE"),
+        (reviewer.email, f"{incident.key}: arun commented on the COE (Summary)"),
+    ]
