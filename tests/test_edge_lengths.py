@@ -1009,3 +1009,18 @@ def test_token_command_refuses_an_overlong_name_naming_the_option(world):
     with pytest.raises(CommandError, match="--expires-in-days: Ensure this value is less than or equal to 3650"):
         call_command("create_api_token", "--user", world.reviewer.username, "--expires-in-days", "99999999")
     assert not ApiToken.objects.exists()
+
+
+def test_a_200_character_service_name_is_a_clear_error_in_the_page_and_the_api(world, writer, client_for):
+    name = "s" * 200
+    page = client_for(world.reviewer).post("/incidents/new/", incident_data(service_names=f"DynamoDB, {name}"))
+    assert page.status_code == 200
+    assert "Service names are at most 120 characters" in _field_html(page.content.decode(), "service_names")
+    api = writer.post(
+        f"{API}/incidents/",
+        json.dumps({**_api_incident_data(world), "services": ["DynamoDB", name]}),
+        content_type="application/json",
+    )
+    assert api.status_code == 400
+    assert api.json()["error"]["fields"] == {"services": {"1": ["Service names are at most 120 characters."]}}
+    assert list(Incident.objects.all()) == [world.incident]

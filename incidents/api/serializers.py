@@ -18,7 +18,10 @@ from incidents.models import (
     Control,
     ImpactFigure,
     Incident,
+    Region,
+    Service,
     Source,
+    Tag,
     TimelineEvent,
 )
 from incidents.models.bounds import in_near_future, in_planning_horizon, validate_web_url
@@ -283,6 +286,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
     sources = serializers.SerializerMethodField(
         help_text="The sources the incident lists and those any of its records cites, oldest first."
     )
+    controls = serializers.SerializerMethodField(help_text="Ids of the controls the incident led to.")
     reported_duration_seconds = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -303,6 +307,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
             "ai_involvements",
             "claims",
             "sources",
+            "controls",
             "links",
             "created_at",
         ]
@@ -313,6 +318,9 @@ class IncidentDetailSerializer(IncidentListSerializer):
     @extend_schema_field(SourceSerializer(many=True))
     def get_sources(self, obj) -> list[dict]:
         return SourceSerializer(cited_sources(obj), many=True).data
+
+    def get_controls(self, obj) -> list[int]:
+        return sorted(control.pk for control in obj.controls.all())
 
     def get_reported_duration_seconds(self, obj) -> int | None:
         return _seconds(obj.reported_duration)
@@ -356,6 +364,15 @@ class CoeSerializer(serializers.ModelSerializer):
 # Input serializers. They validate; services write (incidents.services).
 
 
+def _names(column, label: str) -> serializers.ListField:
+    """A list of names, each within the limit of the column it is stored in, the message naming the list."""
+    child = serializers.SlugField if column.get_internal_type() == "SlugField" else serializers.CharField
+    too_long = {"max_length": f"{label} are at most {{max_length}} characters."}
+    return serializers.ListField(
+        child=child(max_length=column.max_length, error_messages=too_long), required=False, max_length=50
+    )
+
+
 class IncidentInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
@@ -386,9 +403,9 @@ class IncidentInputSerializer(serializers.Serializer):
     contributing_factors = serializers.ListField(
         child=serializers.ChoiceField(choices=ContributingFactor.choices), required=False, max_length=30
     )
-    services = serializers.ListField(child=serializers.CharField(max_length=120), required=False, max_length=50)
-    regions = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=50)
-    tags = serializers.ListField(child=serializers.SlugField(max_length=60), required=False, max_length=50)
+    services = _names(Service._meta.get_field("name"), "Service names")
+    regions = _names(Region._meta.get_field("code"), "Region codes")
+    tags = _names(Tag._meta.get_field("name"), "Tags")
     restricted = serializers.BooleanField(required=False)
     access_group = serializers.CharField(required=False, allow_null=True, max_length=150)
 
