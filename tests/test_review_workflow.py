@@ -541,3 +541,30 @@ def test_the_list_page_and_the_api_filter_by_coe_status(people, queue, client_fo
     response = api.get("/api/v1/incidents/?coe_status=bogus")
     assert response.status_code == 400
     assert "coe_status" in response.content.decode()
+
+
+def test_the_navigation_count_in_one_query_whatever_the_page_read_before(
+    people, queue, django_assert_num_queries, client_for
+):
+    from django.contrib.auth import get_user_model
+
+    from incidents.views.reviews import waiting_count
+
+    fresh = lambda name: get_user_model().objects.get(username=name)  # noqa: E731  (no permissions read yet)
+    arun, rita = fresh("arun"), fresh("rita")
+    with django_assert_num_queries(1):  # may approve, and how many wait: one statement
+        assert waiting_count(arun) == 2
+    with django_assert_num_queries(1):
+        assert waiting_count(rita) is None
+    ada = fresh("ada")  # approved one of them, wrote none: all three in review wait for her, the hidden one aside
+    assert waiting_count(ada) == 3
+    ada.has_perm("incidents.view_incident")  # permissions read: only the count is asked
+    with django_assert_num_queries(1):
+        assert waiting_count(ada) == 3
+    rita.has_perm("incidents.view_incident")
+    with django_assert_num_queries(0):
+        assert waiting_count(rita) is None
+    # A page that reads no permissions shows it too.
+    assert 'Waiting for my review <span class="badge nav-count">2</span>' in (
+        client_for(people["arun"]).get("/search/").content.decode()
+    )
