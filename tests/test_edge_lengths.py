@@ -21,6 +21,7 @@ import copy
 import importlib
 import json
 import pkgutil
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -1024,3 +1025,15 @@ def test_a_200_character_service_name_is_a_clear_error_in_the_page_and_the_api(w
     assert api.status_code == 400
     assert api.json()["error"]["fields"] == {"services": {"1": ["Service names are at most 120 characters."]}}
     assert list(Incident.objects.all()) == [world.incident]
+
+
+def test_comment_boxes_stop_at_the_comment_limit(world, approver, client_for):
+    """The browser stops typing at the limit, so a long comment is never lost to the refusal above."""
+    coe = world.incident.coe
+    CoeDocument.objects.filter(pk=coe.pk).update(status=CoeStatus.IN_REVIEW)
+    services.review_comment_add(coe=coe, user=approver, section="summary", body="Which alarm?")
+    html = client_for(approver).get(f"/incidents/{world.incident.key}/coe/").content.decode()
+    boxes = re.findall(r'<textarea[^>]*name="body"[^>]*>', html)
+    assert len(boxes) >= 2, "no new comment and reply boxes on the page"  # a new comment, and a reply
+    limit = CommentForm.base_fields["body"].max_length
+    assert all(f'maxlength="{limit}"' in box for box in boxes), boxes
