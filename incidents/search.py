@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.contrib.postgres.search import (
     SearchHeadline,
@@ -337,10 +336,13 @@ def _coe_url(key: str, section: str) -> str:
     return f"{reverse('incidents:coe', args=[key])}#section-{section}"
 
 
-def _timeline_label(event_kind: str, occurred_at: datetime) -> str:
+def _timeline_label(row: dict) -> str:
     from .models.vocab import TimelineKind
+    from .times import PreciseTime
 
-    return f"Timeline · {occurred_at:%Y-%m-%d %H:%M} UTC · {TimelineKind(event_kind).label}"
+    # At the precision it is known, in its source's zone: a date is never shown with a clock time.
+    when = PreciseTime(row["occurred_at"], row["precision"], row["estimated"], row["display_tz"])
+    return f"Timeline · {when.label()} · {TimelineKind(row['kind']).label}"
 
 
 def _action_hit(key: str, item_id: int, title_html: SafeString, description_html: SafeString | None) -> Hit:
@@ -374,14 +376,14 @@ def _hits(keys: dict[int, str], text: str) -> dict[int, list[Hit]]:
         .filter(search_vector=query)
         .annotate(h=headline("description"), r=SearchRank(VECTOR, query))
         .order_by("incident_id", "-r", "occurred_at")
-        .values("incident_id", "kind", "occurred_at", "h")
+        .values("incident_id", "kind", "occurred_at", "precision", "estimated", "display_tz", "h")
     )
     for row in events:
         key = keys[row["incident_id"]]
         hits[row["incident_id"]].append(
             Hit(
                 "timeline",
-                _timeline_label(row["kind"], row["occurred_at"]),
+                _timeline_label(row),
                 f"{reverse('incidents:detail', args=[key])}#h-timeline",
                 _marked(row["h"]),
             )

@@ -149,11 +149,12 @@ class PreciseTime:
         return day.isoformat() if self.precision == TimePrecision.DAY else day.strftime("%Y-%m")
 
     def csv(self) -> str:
-        """In a CSV cell: an instant in ISO 8601 (UTC), a date, a month (2025-12) or a quarter (2025-Q4)."""
+        """In a CSV cell: an instant in ISO 8601 (in its own offset, Z for UTC), a date, a month (2025-12)
+        or a quarter (2025-Q4)."""
         if self.precision == TimePrecision.QUARTER:
             day = self._day()
             return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-        return self.machine() if self.is_date else self.at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return self.machine() if self.is_date else self.at.isoformat().replace("+00:00", "Z")
 
 
 def not_before(later: PreciseTime, earlier: PreciseTime) -> bool:

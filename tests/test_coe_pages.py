@@ -122,7 +122,8 @@ ENDPOINTS = {
     "timeline event (save)": (
         "post",
         "/incidents/{key}/timeline/{event}/",
-        lambda site: event_data(description="Errors begin, retold"),
+        # Still the incident's start, at its time (23:48 PDT is 06:48 UTC): an edit that keeps it in order.
+        lambda site: event_data(kind="start", occurred_local="2025-10-19T23:48", description="Errors begin, retold"),
     ),
     "timeline event (delete)": ("post", "/incidents/{key}/timeline/{event}/delete/", lambda site: {}),
     "coe": ("get", "/incidents/{key}/coe/", None),

@@ -245,15 +245,16 @@ class TestFigures:
         october, november = figures(outsider)["durations_by_month"]
         assert october == {
             "month": "2025-10",
-            "ttd": {"count": 2, "median_seconds": 1200, "p90_seconds": 1680},  # 10 and 30 min
-            "ttm": {"count": 2, "median_seconds": 5400, "p90_seconds": 6840},  # 1 and 2 h
-            "ttr": {"count": 2, "median_seconds": 25200, "p90_seconds": 33840},  # 4 and 10 h
+            # Every time known to the minute, none estimated.
+            "ttd": {"count": 2, "median_seconds": 1200, "p90_seconds": 1680, "estimated": 0},  # 10 and 30 min
+            "ttm": {"count": 2, "median_seconds": 5400, "p90_seconds": 6840, "estimated": 0},  # 1 and 2 h
+            "ttr": {"count": 2, "median_seconds": 25200, "p90_seconds": 33840, "estimated": 0},  # 4 and 10 h
         }
-        assert november["ttd"] == {"count": 2, "median_seconds": 1950, "p90_seconds": 3270}  # 5 min and 1 h
-        assert november["ttr"] == {"count": 2, "median_seconds": 16 * HOUR, "p90_seconds": 97920}  # 2 and 30 h
+        assert november["ttd"] == {"count": 2, "median_seconds": 1950, "p90_seconds": 3270, "estimated": 0}
+        assert november["ttr"] == {"count": 2, "median_seconds": 16 * HOUR, "p90_seconds": 97920, "estimated": 0}
         # The leader also sees R (6 h): [2, 6, 30] h.
         november = figures(leader)["durations_by_month"][1]
-        assert november["ttr"] == {"count": 3, "median_seconds": 6 * HOUR, "p90_seconds": 90720}
+        assert november["ttr"] == {"count": 3, "median_seconds": 6 * HOUR, "p90_seconds": 90720, "estimated": 0}
 
     def test_coe_timeliness(self, world, outsider, leader):
         # Resolved: A, B (no COE), C (approved after 5 days), D (after 20); target 14 days.
@@ -592,8 +593,9 @@ class TestPage:
         # action items (state counts with the burn-down, oldest overdue), 11 vendor disagreements with
         # their count, 12 repeats with their count, 13 the controls' links counted per control, 14 the
         # controls; 15 the navigation's review queue (may the user approve, and how many wait: one
-        # statement). (A custom period: computed live, never from the cache.)
-        expected = 15
+        # statement); 16 the months' durations measured from estimated or imprecise times
+        # (metrics.estimated_by_month). (A custom period: computed live, never from the cache.)
+        expected = 16
         with django_assert_num_queries(expected):
             client.get("/dashboard/", PERIOD)
         for n in range(4):
@@ -627,8 +629,8 @@ class TestCsv:
 
     def test_raw_units(self, world, client_for, outsider):
         rows = self.csv(client_for(outsider), "durations")
-        assert rows[0] == ["month", "measure", "incidents_measured", "median_seconds", "p90_seconds"]
-        assert ["2025-11", "ttr", "2", "57600", "97920"] in rows
+        assert rows[0] == ["month", "measure", "incidents_measured", "estimated", "median_seconds", "p90_seconds"]
+        assert ["2025-11", "ttr", "2", "0", "57600", "97920"] in rows
         coe = dict(self.csv(client_for(outsider), "coe_timeliness")[1:])
         assert coe["median_days_to_approval"] == "12.5"
         assert coe["share_approved_within_target"] == "0.5"

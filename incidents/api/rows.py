@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import AIInvolvement, Incident
-from incidents.times import MILESTONES
+from incidents.times import MILESTONES, PreciseTime
 
 # The model columns the list answers with, plus the id the cursor ends on.
 COLUMNS = (
@@ -114,6 +114,17 @@ TIME_FIELDS = tuple(name for m in MILESTONES for name in (m.at, m.precision, m.e
 
 def _times(row: dict) -> dict:
     return {name: row[name] for name in TIME_FIELDS}
+
+
+def csv_shape(rows: list[dict], request) -> list[dict]:
+    """shape()'s objects for the CSV: each time written at its precision (incidents.times.PreciseTime.csv),
+    so a time known to the day is a date (2025-12-10), never a clock time someone could take as known."""
+    shaped = shape(rows, request)
+    for item in shaped:
+        for m in MILESTONES:
+            if item[m.at] is not None:
+                item[m.at] = PreciseTime(item[m.at], item[m.precision]).csv()
+    return shaped
 
 
 def _in_path(key: str) -> str:

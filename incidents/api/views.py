@@ -90,7 +90,7 @@ class IncidentRowsListMixin:
     def list(self, request, *args, **kwargs):
         incidents = rows.list_values(self.filter_queryset(visible_incidents(request)))
         if self.csv_filename and request.query_params.get("format") == "csv":
-            objects = chunks(incidents, lambda page: rows.shape(page, request))
+            objects = chunks(incidents, lambda page: rows.csv_shape(page, request))
             return csv_response(self.csv_filename, list(s.IncidentListSerializer.Meta.fields), objects)
         page = self.paginator.paginate_queryset(incidents, request, view=self)
         return self.paginator.get_paginated_response(rows.shape(page, request))

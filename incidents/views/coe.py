@@ -495,9 +495,10 @@ def _whys_text(whys) -> str:
 def coe_export(request, key: str):
     coe = coe_for(request.user, key)
     items = list(coe.incident.action_items.select_related("owner"))
+    timeline = list(coe.incident.timeline.select_related("source"))
     text = render_to_string(
         "incidents/coe_export.md",
-        {"coe": coe, "incident": coe.incident, "sections": coe.section_items(), "items": items},
+        {"coe": coe, "incident": coe.incident, "sections": coe.section_items(), "items": items, "timeline": timeline},
     )
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{coe.incident.key}-COE.md"'

@@ -543,6 +543,7 @@ def build_figures(m: dict, links: Links, *, period: Period, today: date) -> list
                         Cell(month),
                         Cell(key, text=name),
                         _num(stats["count"], href),
+                        Cell(stats["estimated"], numeric=True),
                         Cell(stats["median_seconds"], text=_span(stats["median_seconds"]), numeric=True),
                         Cell(stats["p90_seconds"], text=_span(stats["p90_seconds"]), numeric=True),
                     ]
@@ -581,12 +582,13 @@ def build_figures(m: dict, links: Links, *, period: Period, today: date) -> list
         Figure(
             "durations",
             "Time to detect, mitigate and resolve",
-            ["Month", "Measure", "Incidents measured", "Median", "90th percentile"],
+            ["Month", "Measure", "Incidents measured", "Of which estimated", "Median", "90th percentile"],
             rows,
-            csv_columns=["month", "measure", "incidents_measured", "median_seconds", "p90_seconds"],
+            csv_columns=["month", "measure", "incidents_measured", "estimated", "median_seconds", "p90_seconds"],
             charts=charts,
             lead="Median and 90th percentile per month of start, not means: incident durations are long-tailed. "
-            "Only incidents with both times recorded are measured, and only months with one are drawn.",
+            "Only incidents with both times recorded are measured, and only months with one are drawn. "
+            "Of which estimated: measured from a time marked estimated or known less precisely than to the minute.",
         )
     )
 
