@@ -209,6 +209,12 @@ class ControlSerializer(serializers.ModelSerializer):
         return [s.pk for s in obj.sources.all()]
 
 
+PRECISION_HELP = (
+    "How precisely the time is known. A time known to the day, month or quarter is a date: stored and given "
+    "as 00:00 UTC of that day (of the month's or quarter's first day)."
+)
+
+
 class IncidentListSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     services = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
@@ -255,6 +261,11 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "coe_status",
             "updated_at",
         ]
+        # The schema says what each precision means and how a date is stored.
+        extra_kwargs = {
+            name: {"help_text": PRECISION_HELP}
+            for name in ("time_precision", "detected_precision", "mitigated_precision", "resolved_precision")
+        }
 
     def get_url(self, obj) -> str:
         return self.context["request"].build_absolute_uri(reverse("api:incident-detail", kwargs={"key": obj.key}))
