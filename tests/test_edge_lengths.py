@@ -10,9 +10,15 @@ declare (max_length, a MaxLengthValidator, a list's per-name limit) and
 - checks that no text field goes without the limit of the column behind it (a plain CharField over a
   varchar column would pass the form and fail the INSERT) or, with no column behind it, without a reason;
 - binds it with the valid payload and one field one character too long: invalid, that field in the errors,
-  the limit in its message;
-- through HTTP, for the pages and API endpoints that take it (ENDPOINTS): the page re-rendered with the
-  error beside the field and everything typed still in the form, or a 400 naming the field; nothing stored.
+  the limit in its message (and at exactly the limit, no length error);
+- compares the pages' limits with the API's for the same column: what one takes, the other takes;
+- through HTTP, for the pages and API endpoints that take it (PAGES, API_WRITES): the page re-rendered with
+  the error beside the field and everything typed still in the form, or a 400 naming the field; nothing
+  stored.
+
+Then the entries that are not a re-rendered form: the COE's comment and reopen forms (a message naming the
+limit, and comment boxes that stop at it), every FilterSet's text filters (no 500 whatever the length), and
+the create_api_token command.
 """
 
 from __future__ import annotations
@@ -984,10 +990,13 @@ FILTER_LISTS = {
 LONGER_THAN_ANY_COLUMN = "a" * 1000
 
 
-@pytest.mark.parametrize("name", sorted(_defined_in_app(django_filters.FilterSet)))
+FILTERSETS = _defined_in_app(django_filters.FilterSet)
+
+
+@pytest.mark.parametrize("name", sorted(FILTERSETS))
 def test_text_filters_take_overlong_values_without_a_server_error(name, world, writer, client_for):
     assert name in FILTER_LISTS, f"{name}: list the pages that use it in FILTER_LISTS"
-    filterset = _defined_in_app(django_filters.FilterSet)[name]
+    filterset = FILTERSETS[name]
     text_filters = [
         key
         for key, each in filterset.base_filters.items()
