@@ -3,7 +3,7 @@
 A tool with a write-scope token records what a reviewer would: the incident with its times (each
 with its precision, one of them an estimate), classification and lists; two sources; its timeline;
 two claims that dispute each other; the adopted cause with its rationale; an AI involvement record
-citing a source for one of its fields; an impact figure; action items. Each write names the ETag
+citing a source for one of its fields; an impact figure; action items; the controls it led to. Each write names the ETag
 the last one answered with. Then a GET of the incident (and of its action items) must give back
 every value sent, and the incident's sources must be those its records cite.
 """
@@ -18,6 +18,8 @@ import pytest
 from django.test import Client
 
 from incidents.models import ApiToken
+
+from .factories import ControlFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -220,10 +222,13 @@ def test_an_incident_recorded_over_the_api_reads_back_as_sent(reviewer):
     made_ai = tool.send("POST", f"{base}/ai-involvements/", ai, status=201)
     figure = tool.send("POST", f"{base}/impact-figures/", {**IMPACT, "source": press["id"]}, status=201)
     items = [tool.send("POST", f"{base}/action-items/", item, status=201) for item in ACTION_ITEMS]
+    control = ControlFactory(name="Two-person approval for agents' destructive actions")
+    tool.send("PUT", f"{base}/controls/", {"controls": [control.pk]}, status=200)
 
     detail = tool.get(f"{base}/")
     assert_holds({**INCIDENT, **ADOPTION}, detail, "incident")
     assert detail["owner"] == reviewer.username
+    assert detail["controls"] == [control.pk]
     assert detail["ai_involved"] is True
 
     by_id = {source["id"]: source for source in detail["sources"]}

@@ -38,6 +38,7 @@ from .factories import (
     ActionItemFactory,
     AIInvolvementFactory,
     ClaimFactory,
+    ControlFactory,
     IncidentFactory,
     SourceFactory,
     TimelineEventFactory,
@@ -498,3 +499,37 @@ def test_the_detail_lists_every_source_the_incidents_records_cite(token_for, inc
     request = client.get(f"{API}/incidents/").wsgi_request
     described = IncidentDetailSerializer(Incident.objects.get(pk=incident.pk), context={"request": request})
     assert [s["id"] for s in described.data["sources"]] == [s["id"] for s in body["sources"]]
+
+
+class TestControls:
+    def test_set_with_if_match_and_read_back(self, token_for, incident):
+        client = token_for("reviewer")
+        first, second = ControlFactory(), ControlFactory()
+        url = f"{API}/incidents/{incident.key}/controls/"
+        tag = incident_etag(client, incident)
+        assert error(send(client, "PUT", url, {"controls": [first.pk]}), 428)
+        response = send(client, "PUT", url, {"controls": [second.pk, first.pk]}, **{"If-Match": tag})
+        assert response.status_code == 200, response.content
+        assert response.json() == {"controls": sorted([first.pk, second.pk])}
+        assert response["ETag"] == incident_etag(client, incident) != tag
+        assert client.get(f"{API}/incidents/{incident.key}/").json()["controls"] == sorted([first.pk, second.pk])
+        stale = send(client, "PUT", url, {"controls": []}, **{"If-Match": tag})
+        assert error(stale, 412)["code"] == "precondition_failed"
+        assert set(incident.controls.all()) == {first, second}
+
+    @pytest.mark.parametrize(
+        ("body", "field"), [({"controls": [10**9]}, "controls"), ({"controls": "all"}, "controls"), ({}, "controls")]
+    )
+    def test_bad_values_are_400_naming_the_field(self, token_for, incident, body, field):
+        client = token_for("reviewer")
+        url = f"{API}/incidents/{incident.key}/controls/"
+        response = send(client, "PUT", url, body, **{"If-Match": incident_etag(client, incident)})
+        assert field in error(response, 400)["fields"]
+
+    def test_read_only_token_and_hidden_incident(self, token_for, restricted_incident):
+        control = ControlFactory()
+        url = f"{API}/incidents/{restricted_incident.key}/controls/"
+        body, tag = {"controls": [control.pk]}, {"If-Match": "*"}
+        assert error(send(token_for("reviewer", scope="read"), "PUT", url, body, **tag), 403)
+        assert error(send(token_for("outsider"), "PUT", url, body, **tag), 404)
+        assert not restricted_incident.controls.exists()

@@ -5,7 +5,7 @@ nested serializers over the model instances: most of a request's time. Here one
 statement selects the incident's own columns and all its parts (tags, factors,
 owner, COE status, impact figures, timeline, AI involvements with their evidence and
 field citations, claims with their sources, the sources it lists or any of its records
-cites, services, regions) as one JSON document built
+cites, the controls it led to, services, regions) as one JSON document built
 from json_agg/ARRAY subqueries; which incident, and whether the caller may see it,
 is the ORM's queryset (visible_to, the filters, the key) compiled as its subquery. `shape` turns that into exactly
 IncidentDetailSerializer's JSON: the same keys in the same order, child lists in
@@ -38,6 +38,7 @@ from incidents.models import (
     AIInvolvement,
     Claim,
     CoeDocument,
+    Control,
     ImpactFigure,
     Incident,
     IncidentFactor,
@@ -246,6 +247,8 @@ def _parts_sql() -> str:
 
     claim = _json_object("c", Claim, CLAIM_FIELDS, incident=_outer("key"), source=claim_source(source_object("s")))
     user = Incident._meta.get_field("owner").related_model
+    controls = Control._meta.get_field("incidents")
+    controls_table = controls.remote_field.through._meta.db_table
     parts = {
         "services": _m2m_names("services", "name"),
         "regions": _m2m_names("regions", "code"),
@@ -283,6 +286,10 @@ def _parts_sql() -> str:
             f"{claim_source(f's.{published_on}')}, c.{pk}",
         ),
         "sources": _list(source_object("s"), f"{_table(Source)} s WHERE s.{pk} = ANY({_cited_ids()})", sources_by_date),
+        "controls": (
+            f"ARRAY(SELECT x.{_q(controls.m2m_column_name())} FROM {_q(controls_table)} x "
+            f"WHERE x.{_q(controls.m2m_reverse_name())} = {incident_id} ORDER BY 1)"
+        ),
     }
     return "json_build_object(" + ", ".join(f"'{name}', {sql}" for name, sql in parts.items()) + ")"
 
@@ -415,6 +422,7 @@ def shape(row: dict, request) -> dict:
         "ai_involvements": parts["ai_involvements"],
         "claims": parts["claims"],
         "sources": parts["sources"],
+        "controls": parts["controls"],
         "links": {
             "html": absolute(reverse("incidents:detail", kwargs={"key": key})),
             "coe": absolute(reverse("api:coe-detail", kwargs={"key": key})) if has_coe else None,

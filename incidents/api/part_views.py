@@ -25,13 +25,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from incidents import services
-from incidents.models import ActionItem, AIInvolvement, Claim, ImpactFigure, Incident, Source, TimelineEvent
+from incidents.models import ActionItem, AIInvolvement, Claim, Control, ImpactFigure, Incident, Source, TimelineEvent
 
 from . import detail, part_inputs
 from . import serializers as s
@@ -415,4 +416,50 @@ class ActionItemCreateViewSet(PartBase):
         item = ActionItem.objects.select_related("incident", "owner").get(pk=item.pk)
         response = Response(s.ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
         response["ETag"] = etag_for(item)
+        return response
+
+
+# The controls the incident led to: one list, replaced whole.
+
+
+class IncidentControlsInput(serializers.Serializer):
+    controls = serializers.ListField(
+        child=serializers.PrimaryKeyRelatedField(queryset=Control.objects.all()),
+        max_length=100,
+        help_text="Ids of controls (GET /controls/); replaces the incident's list.",
+    )
+
+
+class IncidentControlsOutput(serializers.Serializer):
+    controls = serializers.ListField(child=serializers.IntegerField())
+
+
+class IncidentControlsView(APIView):
+    """PUT /incidents/{key}/controls/: the controls the incident led to, with the incident's ETag in If-Match."""
+
+    permission_classes = [TokenScopeAllows, ModelPermissionsForWrites]
+    parser_classes = [BoundedJSONParser]
+    schema = ApiAutoSchema()
+    queryset = Incident.objects.all()  # for the model permissions: changing the incident
+    etag_actions = ("put",)
+    schema_extra_errors = {"put": ("428",)}
+
+    @extend_schema(
+        summary="Set the controls the incident led to",
+        request=IncidentControlsInput,
+        responses={200: IncidentControlsOutput},
+        parameters=[
+            INCIDENT_KEY,
+            OpenApiParameter(
+                "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="The incident's ETag."
+            ),
+        ],
+    )
+    def put(self, request, key: str):
+        with transaction.atomic():
+            incident = locked_incident(request, key, if_match_required=True)
+            data = validated(IncidentControlsInput, request, partial=False)
+            services.incident_controls_set(user=request.user, incident=incident, controls=data["controls"])
+        response = Response({"controls": sorted(incident.controls.values_list("pk", flat=True))})
+        response["ETag"] = current_incident_etag(incident)
         return response

@@ -30,6 +30,10 @@ _DESCRIPTIONS = {
 
 
 class ApiAutoSchema(AutoSchema):
+    def _action(self) -> str:
+        """The viewset's action, or for a plain APIView its method's name ("put")."""
+        return getattr(self.view, "action", None) or self.method.lower()
+
     def _error_codes(self) -> list[str]:
         codes = ["400", "401", "403", "429"]
         if "{" in self.path:
@@ -38,7 +42,7 @@ class ApiAutoSchema(AutoSchema):
             codes.append("412")
         if self.method in _WRITES and self.get_request_serializer() is not None:
             codes += ["413", "415"]
-        codes += getattr(self.view, "schema_extra_errors", {}).get(getattr(self.view, "action", None), ())
+        codes += getattr(self.view, "schema_extra_errors", {}).get(self._action(), ())
         return sorted(set(codes))
 
     def _get_response_bodies(self, direction="response"):
@@ -58,7 +62,7 @@ class ApiAutoSchema(AutoSchema):
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
         names = {(p.name, p.location) for p in parameters if isinstance(p, OpenApiParameter)}
-        action = getattr(self.view, "action", None)
+        action = self._action()
         if action in getattr(self.view, "etag_actions", ()):
             parameters.append(
                 OpenApiParameter(

@@ -32,6 +32,9 @@ urlpatterns = [
     path("vocabularies/", views.VocabularyView.as_view(), name="vocabularies"),
     path("metrics/", MetricsView.as_view(), name="metrics"),
     re_path(r"^incidents/(?P<key>[^/\x00]+)/history/$", IncidentHistoryView.as_view(), name="incident-history"),
+    re_path(
+        r"^incidents/(?P<key>[^/\x00]+)/controls/$", part_views.IncidentControlsView.as_view(), name="incident-controls"
+    ),
     *router.urls,
     # Anything else under /api/v1/ is a JSON 404, not Django's HTML page.
     re_path(r"^.*$", views.NotFoundView.as_view()),
