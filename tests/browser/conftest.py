@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 
+from incidents import tasks
 from incidents.roles import ensure_roles
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM
@@ -133,3 +134,15 @@ def login():
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def notices_delivered(settings):
+    """The review's notices delivered in the server's thread as soon as each step commits, into mail.outbox."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.REMINDER_CHANNELS = ["email"]
+    conf = tasks.deliver_reminder.app.conf
+    before = conf.task_always_eager
+    conf.task_always_eager = True
+    yield
+    conf.task_always_eager = before

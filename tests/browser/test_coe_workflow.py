@@ -15,8 +15,9 @@ import pytest
 from django.core import mail
 from playwright.sync_api import Page, expect
 
-from incidents import services, tasks
+from incidents import services
 from incidents.models import CoeDocument, Incident
+from tests.browser.pages import AUTOSAVE_PROBE, assert_no_console_errors, wait_for_autosave
 from tests.browser.test_accessibility import axe_violations, describe
 from tests.factories import IncidentFactory
 
@@ -95,37 +96,6 @@ ACTION_ITEMS = [
         "answers_why": "Why 2: a one-entry list replaced the pool",
     },
 ]
-
-# Tracks the editor's autosave so the test never clicks Save while one is pending
-# (that would be a version conflict, as it would be for a person).
-AUTOSAVE_PROBE = """
-window.__autosave = {lastInput: 0, started: 0, inFlight: 0};
-document.addEventListener("input", (e) => {
-  if (e.target.closest && e.target.closest("#coe-form")) window.__autosave.lastInput = performance.now();
-}, true);
-document.addEventListener("htmx:beforeRequest", (e) => {
-  if (e.detail.elt.id === "coe-form") { window.__autosave.inFlight++; window.__autosave.started = performance.now(); }
-});
-document.addEventListener("htmx:afterRequest", (e) => {
-  if (e.detail.elt.id === "coe-form") window.__autosave.inFlight--;
-});
-"""
-AUTOSAVE_SETTLED = """() => {
-  const a = window.__autosave;
-  return a && a.inFlight === 0 && (a.lastInput === 0 || a.started > a.lastInput);
-}"""
-
-
-def wait_for_autosave(page: Page) -> int:
-    """Wait until the last typing has been autosaved; return the saved version."""
-    page.wait_for_function(AUTOSAVE_SETTLED)
-    version = int(page.locator("#id_base_version").input_value())
-    expect(page.locator("#save-status")).to_contain_text(f"Saved version {version} at")
-    return version
-
-
-def assert_no_console_errors(page: Page) -> None:
-    assert page.console_errors == [], "console errors:\n" + "\n".join(page.console_errors)
 
 
 def create_incident(page: Page) -> str:
@@ -270,18 +240,6 @@ def write_coe(page: Page, key: str, artifacts) -> None:
     page.get_by_role("button", name="Submit for review").click()
     expect(page.locator(".messages")).to_contain_text("Submitted for review")
     expect(page.locator(".page-head .badge")).to_have_text("In review")
-
-
-@pytest.fixture
-def notices_delivered(settings):
-    """The review's notices delivered in the server's thread as soon as each step commits, into mail.outbox."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.REMINDER_CHANNELS = ["email"]
-    conf = tasks.deliver_reminder.app.conf
-    before = conf.task_always_eager
-    conf.task_always_eager = True
-    yield
-    conf.task_always_eager = before
 
 
 @pytest.mark.django_db(transaction=True)

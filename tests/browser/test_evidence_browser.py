@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from incidents import services
 from incidents.models import Control, Incident
@@ -16,6 +16,7 @@ from incidents.models.vocab import Severity, SourceKind, TriState
 from tests.factories import ClaimFactory, ControlFactory, IncidentFactory
 
 from .conftest import PHONE
+from .pages import open_form, unexpected_errors
 from .test_accessibility import SCROLL_CHECK, axe_violations, describe
 
 pytestmark = pytest.mark.browser
@@ -34,19 +35,6 @@ def incident(reviewer) -> Incident:
 @pytest.fixture
 def control(roles) -> Control:
     return ControlFactory(name="Peer review for production access", scope="Production access")
-
-
-def unexpected_errors(page: Page) -> list[str]:
-    """Console errors but Chromium's line for each form sent back with its errors (a 422, by design)."""
-    return [error for error in page.console_errors if "status of 422" not in error]
-
-
-def open_form(page: Page, section: str, button: str):
-    """Click a section's button; the form opens in place and takes the focus."""
-    page.locator(f"#evidence-{section}").get_by_role("link", name=button).click()
-    form = page.locator(f"#evidence-{section} form[data-evidence-form]")
-    expect(form).to_be_visible()
-    return form
 
 
 def test_a_reviewer_records_the_evidence_in_place(page, login, reviewer, incident, control, artifacts):
