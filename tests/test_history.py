@@ -512,3 +512,29 @@ def test_every_tracked_model_names_its_incidents(incident, reviewer):
         assert callable(getattr(model, "get_additional_data", None)), model
     ai = AIInvolvementFactory(incident=incident)
     assert ai.get_additional_data() == {"incidents": [incident.pk]}
+
+
+def test_the_history_api_query_count_does_not_grow_with_the_entries(
+    reviewer, approver, incident, django_assert_num_queries
+):
+    source = SourceFactory()
+    client = Client()
+    client.force_login(reviewer)
+    url = f"{API}/incidents/{incident.key}/history/"
+
+    def grow():
+        figure = services.impact_figure_create(
+            user=reviewer, incident=incident, data={"name": "Orders", "value": 1, "source": source}
+        )
+        services.incident_update(user=approver, incident=incident, data={"owner": approver})
+        services.impact_figure_update(user=reviewer, figure=figure, data={"value": 2})
+
+    grow()
+    client.get(url)
+    for _ in range(2):
+        # 1 the session, 2 the signed-in user, 3 the incident if visible (with its COE's publication time),
+        # 4 a page of entries with their actors and content types (a cursor: no count),
+        # 5 the users and 6 the sources the page's changes refer to.
+        with django_assert_num_queries(6):
+            assert client.get(url).status_code == 200
+        grow()
