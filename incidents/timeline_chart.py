@@ -3,7 +3,8 @@
 Positions are computed here as percentages of the incident's span so the
 template only places shapes; no script is needed to draw it. A time known only to
 the hour, day or coarser is drawn as a band over the interval it lies in, an
-estimated one hollow, and a span measured from such a time reads "≈".
+estimated one hollow; a span to such a time reads as a range ("between 1 h and
+1 d 1 h"), one to an estimate "≈".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from .models import Incident, TimelineEvent
 from .models.vocab import ActorKind, TimelineKind
+from .templatetags.times import span_text
 from .times import MILESTONES, event_time
 
 WIDTH = 1000  # SVG user units; the SVG scales to the page width
@@ -86,16 +88,8 @@ def timeline_chart(incident: Incident, events: list[TimelineEvent]) -> dict | No
     for (_milestone, when), css, label in zip(
         milestones[1:], ("ttd", "ttm", "ttr"), ("to detect", "to mitigate", "to resolve"), strict=True
     ):
-        if when and when.at > start:
-            approximate = not (begins.is_exact and when.is_exact)
-            text = f"{'≈ ' if approximate else ''}{_short(when.at - start)} {label}"
-            spans.append(Span(x(start), x(when.at), text, css))
+        text = span_text(begins, when) if when else None
+        if text is not None:
+            # Drawn to the earliest the end may be; the end's own mark shows how far it may reach.
+            spans.append(Span(x(start), x(max(when.at, start)), f"{text} {label}", css))
     return {"width": WIDTH, "marks": marks, "spans": spans}
-
-
-def _short(delta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours >= 48:
-        return f"{hours // 24} d"
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

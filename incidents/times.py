@@ -163,6 +163,17 @@ def not_before(later: PreciseTime, earlier: PreciseTime) -> bool:
     return later.span()[1] > earlier.span()[0]
 
 
+def elapsed(start: PreciseTime, end: PreciseTime) -> tuple[timedelta, timedelta] | None:
+    """The shortest and longest time from `start` to `end` their precisions allow (equal when both are
+    known to the minute), or None if `end` cannot come after `start`."""
+    if not not_before(end, start):
+        return None
+    if start.precision == TimePrecision.MINUTE and end.precision == TimePrecision.MINUTE:
+        return end.at - start.at, end.at - start.at
+    (start_from, start_to), (end_from, end_to) = start.span(), end.span()
+    return max(end_from - start_to, timedelta(0)), end_to - start_from
+
+
 # The incident's four times: the timeline kind each one is, and the incident's fields holding it.
 @dataclass(frozen=True)
 class Milestone:

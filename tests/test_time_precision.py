@@ -374,8 +374,10 @@ class TestShown:
         assert "00:00" not in detected
         assert "12:00" not in detected
         assert "2025-12-10 14:32 UTC" in page
-        # Time to mitigate, to a date: approximate, said so.
-        assert "approximately" in page
+        # Time to detect, to an estimated date: the range that day allows, approximate, said so;
+        # time to mitigate, to a date: the range.
+        assert '<span class="visually-hidden">approximately</span></span> between 0 min and 9 h 28 min</dd>' in page
+        assert "<dd>between 9 h 27 min and 1 d 9 h</dd>" in page
         # The drawn timeline's legend and mark titles name the date, not a clock time.
         assert "Detected 2025-12-10 (estimated)" in page
         assert "mark-estimated" in page
@@ -387,8 +389,9 @@ class TestShown:
         assert (detected.estimated, detected.text) == (True, "2025-12-11 (estimated)")
         assert detected.band_width > 0  # over the whole day it may lie in
         spans = {s.css: s.label for s in chart["spans"]}
-        assert spans["ttd"].startswith("≈ ")  # measured to an estimated date
-        assert spans["ttr"] == "36 h 28 min to resolve"  # both ends known to the minute
+        # To an estimated date: the range that day allows, marked approximate.
+        assert spans["ttd"] == "≈ between 9 h 27 min and 1 d 9 h to detect"
+        assert spans["ttr"] == "1 d 12 h to resolve"  # both ends known to the minute
 
     def test_the_list_shows_the_start_no_finer_than_known(self, client_for, leader):
         day_incident(started_at=datetime(2025, 12, 15, 12, tzinfo=UTC), time_precision="month", detected_at=None)

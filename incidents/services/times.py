@@ -31,6 +31,14 @@ from incidents.models import Incident, TimelineEvent
 from incidents.models.vocab import TimelineKind, TimePrecision
 from incidents.times import MILESTONE_BY_KIND, MILESTONES, Milestone, anchor
 
+# What an event made from one of the incident's times says, until someone writes more.
+DESCRIPTIONS = {
+    "start": "Impact began.",
+    "detection": "The incident was detected.",
+    "mitigation": "Impact was mitigated.",
+    "resolution": "The incident was resolved.",
+}
+
 START_IS_REQUIRED = (
     "This event is the incident's start, which every incident has: change its time here or on the "
     "incident instead of removing it."
@@ -77,7 +85,7 @@ def events_follow_incident(incident: Incident, before: dict[str, datetime | None
         }
         if event is None:
             event = TimelineEvent(
-                incident=incident, kind=m.kind, description=TimelineKind(m.kind).label, display_tz=zone or "UTC"
+                incident=incident, kind=m.kind, description=DESCRIPTIONS[m.kind], display_tz=zone or "UTC"
             )
         elif all(getattr(event, name) == value for name, value in wanted.items()):
             continue

@@ -5,7 +5,8 @@
     {% event_time event %}                   a timeline event's time, in its source's zone
     {{ incident|incident_time_text:"resolved" }}   plain text (Markdown), estimate in words
     {{ event|event_time_text }}
-    {% incident_span incident "resolved" %}   the time from the start, "≈" unless both ends are exact
+    {% incident_span incident "resolved" %}   the time from the start: a range when an end is imprecise,
+                                               "≈" when one is an estimate
 
 An estimated time reads "≈" with the word "estimated" for screen readers (and as a tooltip).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 
-from incidents.times import ESTIMATED_LABEL, MILESTONES, PreciseTime, event_time
+from incidents.times import ESTIMATED_LABEL, MILESTONES, PreciseTime, elapsed, event_time
 
 from .coe_tags import duration
 
@@ -72,18 +73,29 @@ def event_time_text(event) -> str:
     return event_time(event).label()
 
 
+def span_text(start: PreciseTime, end: PreciseTime) -> str | None:
+    """The time from `start` to `end` as plain text: '2 h 5 min'; '≈ 2 h 5 min' when an end is an
+    estimate; 'between 1 h 45 min and 1 d 1 h' when an end is known only to the hour or coarser."""
+    low_high = elapsed(start, end)
+    if low_high is None:
+        return None
+    low, high = low_high
+    text = duration(low) if low == high else f"between {duration(low)} and {duration(high)}"
+    return f"≈ {text}" if start.estimated or end.estimated else text
+
+
 @register.simple_tag
 def incident_span(incident, which: str):
-    """The time from the start to one of the incident's times; approximate ("≈", said in words to
-    screen readers) when either end is estimated or known less precisely than to the minute."""
+    """The time from the start to one of the incident's times (span_text), "—" if either is unknown;
+    an estimate's "≈" is said in words to screen readers."""
     start, end = MILESTONES[0].of(incident), _milestone_time(incident, which)
-    if start is None or end is None or end.at < start.at:
+    text = span_text(start, end) if start and end else None
+    if text is None:
         return "—"
-    text = duration(end.at - start.at)
-    if start.is_exact and end.is_exact:
+    if not text.startswith("≈ "):
         return text
     return format_html(
-        '<span class="estimated" title="approximate: from a time estimated or not known to the minute">'
-        '<span aria-hidden="true">≈</span><span class="visually-hidden">approximately</span></span> {}',
-        text,
+        '<span class="estimated" title="from an estimated time"><span aria-hidden="true">≈</span>'
+        '<span class="visually-hidden">approximately</span></span> {}',
+        text.removeprefix("≈ "),
     )
