@@ -313,7 +313,9 @@ def test_a_write_the_dashboard_reads_moves_the_generation_on_at_commit(name, wor
         WRITES_THE_DASHBOARD_READS[name](world)
         assert generation() == before, "not before the commit"
     assert generation() != before
-    assert len(callbacks) == 1, "once per service call"
+    # The dashboard's own callbacks (a workflow step also queues the relay of its notices).
+    bumps = [callback for callback in callbacks if callback.__module__ == figures.__name__]
+    assert len(bumps) == 1, "once per service call"
 
 
 @pytest.mark.parametrize("name", WRITES_IT_DOES_NOT_READ)
