@@ -31,9 +31,7 @@ from incidents.models.vocab import (
     TimePrecision,
     TriState,
 )
-
-# Prose without a limit in the database still has one at the edge, as the incident's summary does.
-PROSE_MAX_LENGTH = 20000
+from incidents.text_limits import PROSE_MAX_LENGTH
 
 
 def _prose(**kwargs) -> serializers.CharField:

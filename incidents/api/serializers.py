@@ -39,6 +39,7 @@ from incidents.models.vocab import (
     TimePrecision,
     TriggerKind,
 )
+from incidents.text_limits import text_max_length
 
 
 def cited_sources(incident: Incident) -> QuerySet[Source]:
@@ -375,6 +376,11 @@ class CoeSerializer(serializers.ModelSerializer):
 # Input serializers. They validate; services write (incidents.services).
 
 
+def _prose_limit(model, name: str) -> int:
+    """The most characters a text column takes at the edge, the pages' forms' limit too (text_limits.py)."""
+    return text_max_length(model._meta.get_field(name))
+
+
 def _names(column, label: str) -> serializers.ListField:
     """A list of names, each within the limit of the column it is stored in, the message naming the list."""
     child = serializers.SlugField if column.get_internal_type() == "SlugField" else serializers.CharField
@@ -386,7 +392,7 @@ def _names(column, label: str) -> serializers.ListField:
 
 class IncidentInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=_prose_limit(Incident, "summary"))
     severity = serializers.ChoiceField(choices=Severity.choices)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
     started_at = serializers.DateTimeField(validators=[in_near_future])
@@ -403,14 +409,20 @@ class IncidentInputSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
     resolved_precision = serializers.ChoiceField(choices=TimePrecision.choices, required=False)
     resolved_estimated = serializers.BooleanField(required=False)
-    customer_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    customer_impact = serializers.CharField(
+        required=False, allow_blank=True, max_length=_prose_limit(Incident, "customer_impact")
+    )
     primary_cause = serializers.ChoiceField(choices=PrimaryCause.choices, required=False)
     trigger_kind = serializers.ChoiceField(choices=TriggerKind.choices, required=False, allow_blank=True)
-    trigger_text = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    trigger_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=_prose_limit(Incident, "trigger_text")
+    )
     harm_level = serializers.ChoiceField(choices=HarmLevel.choices, required=False)
     attribution_status = serializers.ChoiceField(choices=AttributionStatus.choices, required=False)
     adopted_cause = serializers.ChoiceField(choices=PrimaryCause.choices, required=False, allow_blank=True)
-    adopted_cause_rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    adopted_cause_rationale = serializers.CharField(
+        required=False, allow_blank=True, max_length=_prose_limit(Incident, "adopted_cause_rationale")
+    )
     contributing_factors = serializers.ListField(
         child=serializers.ChoiceField(choices=ContributingFactor.choices), required=False, max_length=30
     )
@@ -423,14 +435,18 @@ class IncidentInputSerializer(serializers.Serializer):
 
 class ActionItemInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=_prose_limit(ActionItem, "description")
+    )
     action_type = serializers.ChoiceField(choices=ActionType.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
     owner = serializers.CharField(required=False, allow_null=True, max_length=150)
     due_date = serializers.DateField(required=False, allow_null=True, validators=[in_planning_horizon])
     ticket_url = serializers.URLField(required=False, allow_blank=True, max_length=500, validators=[validate_web_url])
-    answers_why = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    answers_why = serializers.CharField(
+        required=False, allow_blank=True, max_length=_prose_limit(ActionItem, "answers_why")
+    )
 
     def validate_owner(self, value):
         """The username, as the user services.action_item_update takes."""
