@@ -181,10 +181,19 @@ def _describe(row: ReminderLog) -> Notice:
     return Notice(headline, actor, reason, "")
 
 
+class Withheld(Exception):
+    """The incident was restricted since the notice was claimed, and its recipient may not see it now."""
+
+
 def context(row: ReminderLog) -> dict:
-    """The templates' context for one claimed notice."""
+    """The templates' context for one claimed notice; Withheld (the row fails, nothing is sent) if it would leak."""
     coe = row.coe
     incident = coe.incident
+    if incident.restricted:
+        if row.channel == ReminderChannel.WEBHOOK:
+            raise Withheld("the incident is restricted, and a chat's audience is unknown")
+        if not Incident.objects.visible_to(row.recipient).filter(pk=incident.pk).exists():
+            raise Withheld("the recipient may no longer see the incident")
     return {
         "coe": coe,
         "incident": incident,

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import Client
 
-from incidents import review_notices, services, tasks
+from incidents import reminders, review_notices, services, tasks
 from incidents.models import (
     ApiToken,
     CoeDocument,
@@ -568,3 +568,21 @@ def test_the_navigation_count_in_one_query_whatever_the_page_read_before(
     assert 'Waiting for my review <span class="badge nav-count">2</span>' in (
         client_for(people["arun"]).get("/search/").content.decode()
     )
+
+
+def test_a_notice_is_withheld_if_the_incident_was_restricted_before_it_went_out(notice_settings, people, draft, hook):
+    services.coe_submit(coe=draft, user=people["rita"])  # claimed for arun and the team's chat, not sent yet
+    group = GroupFactory(name="fraud-response")
+    people["rita"].groups.add(group)
+    Incident.objects.filter(pk=draft.incident_id).update(restricted=True, access_group=group)
+
+    for pk in reminders.dispatch():
+        reminders.attempt_delivery(pk)
+
+    assert mail.outbox == []
+    assert hook.requests == []
+    errors = sorted(ReminderLog.objects.values_list("state", "error"))
+    assert errors == [
+        (ReminderState.FAILED, "Withheld: the incident is restricted, and a chat's audience is unknown"),
+        (ReminderState.FAILED, "Withheld: the recipient may no longer see the incident"),
+    ]
