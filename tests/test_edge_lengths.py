@@ -341,6 +341,7 @@ REGISTRY: dict[str, Bind | OutputOnly] = {
     "incidents.api.part_inputs.ImpactFigureInputSerializer": Bind(
         data=lambda world: {"name": "Lost orders", "value": "120000"}, kwargs=_api_context, model=ImpactFigure
     ),
+    "incidents.api.part_views.IncidentControlsInput": Bind(data=lambda world: {"controls": []}),
     # Serializers the API only writes out
     "incidents.api.serializers.SourceSerializer": OutputOnly("read-only viewset"),
     "incidents.api.serializers.ClaimSerializer": OutputOnly("read-only viewset"),
@@ -354,6 +355,7 @@ REGISTRY: dict[str, Bind | OutputOnly] = {
     "incidents.api.serializers.CoeSerializer": OutputOnly("answers; CoeInputSerializer takes input"),
     "incidents.api.serializers.ErrorDetailSerializer": OutputOnly("the error shape, for the schema"),
     "incidents.api.serializers.ErrorSerializer": OutputOnly("the error shape, for the schema"),
+    "incidents.api.part_views.IncidentControlsOutput": OutputOnly("answers; IncidentControlsInput takes input"),
     "incidents.api.history.HistoryEntrySerializer": OutputOnly("the change history, read-only"),
     "incidents.api.history.HistoryFieldSerializer": OutputOnly("the change history, read-only"),
 }
@@ -1046,3 +1048,19 @@ def test_comment_boxes_stop_at_the_comment_limit(world, approver, client_for):
     assert len(boxes) >= 2, "no new comment and reply boxes on the page"  # a new comment, and a reply
     limit = CommentForm.base_fields["body"].max_length
     assert all(f'maxlength="{limit}"' in box for box in boxes), boxes
+
+
+ODD_VALUES = [None, "", 12345678901234567890, -1, 1.5, True, [], ["x"], {}, {"x": "y"}, "\u00e9\u00e8" * 3, " "]
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(SERIALIZERS) if isinstance(REGISTRY.get(n), Bind)])
+def test_serializer_answers_any_json_value_with_errors_not_an_exception(name, world):
+    """A value of the wrong JSON type in any field is a validation error naming it (a 400), never an
+    exception from validation (a 500)."""
+    cls, entry = SERIALIZERS[name], REGISTRY[name]
+    writable = [key for key, each in cls(**entry.kwargs(world)).fields.items() if not each.read_only]
+    for key in writable:
+        for value in ODD_VALUES:
+            serializer = _bound(cls, entry, world, {**entry.data(world), key: value})
+            if not serializer.is_valid():
+                assert set(serializer.errors) <= {key, "non_field_errors"}, (key, value, serializer.errors)
