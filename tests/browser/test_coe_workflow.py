@@ -368,6 +368,7 @@ def test_approval_waits_for_a_comment_the_author_resolves_in_place(
     expect(approver_page.get_by_role("heading", name="Waiting for my review")).to_be_visible()
     violations = axe_violations(approver_page)
     assert violations == [], f"axe on the review queue:\n{describe(violations)}"
+    approver_page.screenshot(path=artifacts / "review-queue.png", full_page=True)
     approver_page.get_by_role("link", name=incident.key).click()
     summary = approver_page.locator("#section-summary")
     summary.get_by_text("Comment on this section").click()
