@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, validate_slug
 from django.utils.functional import cached_property
 
 from . import services
@@ -223,9 +223,11 @@ class IncidentForm(ServiceForm):
             for name in (m.at, m.precision, m.estimated):
                 setattr(self.instance, name, data.get(name))
             _check_bounds(self, Incident, m.at, local, data[m.at])
-        bad_tags = [t for t in data.get("tag_names", []) if not t.replace("-", "").replace("_", "").isalnum()]
+        # A tag is stored as a slug (Tag.name): ASCII letters and digits, as the API's tags are.
+        bad_tags = [t for t in data.get("tag_names", []) if not validate_slug.regex.match(t)]
         if bad_tags:
-            self.add_error("tag_names", f"Tags are single words (letters, digits, - or _): {', '.join(bad_tags)}")
+            listed = ", ".join(bad_tags)
+            self.add_error("tag_names", f"Tags are single words (unaccented letters, digits, - or _): {listed}")
         return data
 
     def _typed_time(self, local: str, typed: TypedTime | None, precision: str, zone: str) -> datetime | None:

@@ -1064,3 +1064,18 @@ def test_serializer_answers_any_json_value_with_errors_not_an_exception(name, wo
             serializer = _bound(cls, entry, world, {**entry.data(world), key: value})
             if not serializer.is_valid():
                 assert set(serializer.errors) <= {key, "non_field_errors"}, (key, value, serializer.errors)
+
+
+def test_a_tag_outside_the_slug_format_is_refused_alike_by_the_page_and_the_api(world, writer, client_for):
+    page = client_for(world.reviewer).post("/incidents/new/", incident_data(tag_names="dns, zürich"))
+    assert page.status_code == 200
+    assert "Tags are single words" in _field_html(page.content.decode(), "tag_names")
+    assert read_form(page.content, novalidate="")["tag_names"] == "dns, zürich"
+    api = writer.post(
+        f"{API}/incidents/",
+        json.dumps({**_api_incident_data(world), "tags": ["dns", "zürich"]}),
+        content_type="application/json",
+    )
+    assert api.status_code == 400
+    assert list(api.json()["error"]["fields"]) == ["tags"]
+    assert list(Incident.objects.all()) == [world.incident]
