@@ -108,6 +108,7 @@ def notify(coe: CoeDocument, *, kind: str, event: str, recipients: QuerySet) -> 
     Call it inside the step's transaction: the claims are committed with the step or not at all,
     and a second call for the same event claims nothing.
     """
+    # Imported here: reminders imports this module to render the notices it delivers.
     from .reminders import _Claim, _claim_all
 
     channels = set(settings.REMINDER_CHANNELS)
