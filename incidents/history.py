@@ -58,11 +58,18 @@ def _incident_itself(self) -> dict:
 
 
 def _incidents_citing(self) -> dict:
-    """A source belongs to the history of every incident citing it when it changes."""
+    """A source belongs to the history of every incident citing it when it changes, and of the one it
+    is being recorded for (LINKING_TO): a source is saved before its link to that incident exists."""
     from incidents.models.evidence import _citations
 
     cited = [rows.filter(**{source: self.pk}).values_list(incident) for rows, source, incident in _citations()]
-    return {"incidents": sorted({pk for (pk,) in cited[0].union(*cited[1:]) if pk is not None})}
+    incidents = {pk for (pk,) in cited[0].union(*cited[1:]) if pk is not None}
+    linking_to = getattr(self, LINKING_TO, None)
+    return {"incidents": sorted(incidents | ({linking_to} if linking_to is not None else set()))}
+
+
+# Set on a source by the service that saves it on its way to an incident's list (the incident's id).
+LINKING_TO = "history_linking_to"
 
 
 def _control_incidents(self) -> dict:

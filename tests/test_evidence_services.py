@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
-from incidents import figures, services
+from incidents import figures, history, services
 from incidents.models import AIFieldCitation, Claim, ImpactFigure, Source
 from incidents.models.vocab import AttributionStatus, PrimaryCause, SourceKind, Stance, TriState
 
@@ -59,6 +59,27 @@ def test_an_address_already_recorded_is_reused_and_updated_only_with_what_is_giv
     known.refresh_from_db()
     assert (known.title, known.kind) == ("Old title", SourceKind.VENDOR_PRIMARY)
     assert list(incident.sources.all()) == [known]
+
+
+def test_a_source_recorded_or_updated_for_an_incident_is_in_its_history_with_its_values(reviewer, incident):
+    # The source is saved before its link to the incident exists: its entry must still be the incident's.
+    known = SourceFactory(url="https://vendor.example.com/known", kind=SourceKind.PRESS)
+    with history.acting_as(reviewer):
+        services.incident_source_add(
+            user=reviewer,
+            incident=incident,
+            data={"url": "https://vendor.example.com/post", "title": "Post", "publisher": "Vendor", "kind": "press"},
+        )
+        services.incident_source_add(
+            user=reviewer, incident=incident, data={"url": known.url, "kind": SourceKind.VENDOR_PRIMARY}
+        )
+    changes = history.describe(list(history.entries_for(incident.pk)))
+    by_action = {(c.record_type, c.action): c for c in changes if c.record_type == "source"}
+    created = by_action["source", "create"]
+    assert (created.actor, created.record) == (reviewer.username, "Vendor: Post")
+    assert {f.field: f.after for f in created.fields}["url"] == "https://vendor.example.com/post"
+    updated = by_action["source", "update"]
+    assert [(f.field, f.before, f.after) for f in updated.fields] == [("kind", "press", "vendor_primary")]
 
 
 def test_a_new_source_without_a_title_is_refused_naming_the_field(reviewer, incident):

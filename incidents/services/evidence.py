@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+from incidents import history
 from incidents.models import (
     ActionItem,
     AIFieldCitation,
@@ -91,13 +92,20 @@ def incident_source_add(*, user, incident: Incident, data: dict) -> Source:
         raise ValidationError({"url": "Give the source's web address."})
     existing = Source.objects.filter(url=url).first()
     if existing is None:
-        source = _apply(Source(), {**data, "url": url})
+        source = _apply(_linking(Source(), incident), {**data, "url": url})
     else:
         if not user.is_superuser and not Source.objects.visible_to(user).filter(pk=existing.pk).exists():
             raise ValidationError({"url": "A source at this address is recorded already and cannot be linked here."})
         given = {name: value for name, value in data.items() if name != "url"}
-        source = _apply(existing, given) if given else existing
+        source = _apply(_linking(existing, incident), given) if given else existing
     incident.sources.add(source)
+    return source
+
+
+def _linking(source: Source, incident: Incident) -> Source:
+    """The source, saved next for this incident: its change belongs to the incident's history
+    although the link is added only after the save."""
+    setattr(source, history.LINKING_TO, incident.pk)
     return source
 
 
