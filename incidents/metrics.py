@@ -245,23 +245,6 @@ def _measured(incidents: QuerySet[Incident], measure: str) -> QuerySet[Incident]
     return incidents.filter(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
 
 
-def estimated_by_month(incidents: QuerySet[Incident]) -> dict[tuple[str, str], int]:
-    """{(month, measure): how many of the month's measured incidents are measured from a time marked
-    estimated or known less precisely than to the minute}, in one grouped pass.
-
-    Apart from by_month's pass because it reads the precision and estimate columns, which the
-    covering index (incident_dashboard_cov) does not hold yet: this pass reads the table's rows
-    where by_month reads the index alone. Adding those eight columns to the index's INCLUDE (a
-    migration) would let it fold back into by_month.
-    """
-    aggregates = {}
-    for name, end_field in DURATION_FIELDS.items():
-        known = Q(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
-        aggregates[name] = Count("id", filter=known & _approximate(end_field))
-    rows = incidents.order_by().annotate(month=TruncMonth("started_at")).values("month").annotate(**aggregates)
-    return {(row["month"].strftime("%Y-%m"), name): row[name] for row in rows for name in DURATION_FIELDS}
-
-
 def measured_incidents(incidents: QuerySet[Incident], measure: str, month: date) -> QuerySet[Incident]:
     """The incidents started in `month` whose time to detect, mitigate or resolve is known."""
     nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
@@ -269,22 +252,21 @@ def measured_incidents(incidents: QuerySet[Incident], measure: str, month: date)
     return _measured(in_month, measure)
 
 
-def by_month(
-    incidents: QuerySet[Incident], estimated: dict[tuple[str, str], int] | None = None
-) -> tuple[list[dict], list[dict]]:
+def by_month(incidents: QuerySet[Incident]) -> tuple[list[dict], list[dict]]:
     """Incidents per month by severity, and the months' time to detect, mitigate and resolve.
 
     One grouped pass on PostgreSQL: severities are conditional counts, and each
     measure's seconds are NULL where it is not known (or ends before the start),
-    which COUNT and percentile_cont skip. How many of each measure's incidents are
-    measured from an estimated or imprecise time is `estimated` (estimated_by_month's).
+    which COUNT and percentile_cont skip. Each measure also counts apart its incidents measured
+    from a time marked estimated or known less precisely than to the minute (`estimated`). The
+    covering index (incident_dashboard_cov) holds every column the pass reads.
     """
-    estimated = estimated or {}
     base = incidents.order_by().annotate(month=TruncMonth("started_at"))
     aggregates = {f"sev_{i}": Count("id", filter=Q(severity=sev)) for i, sev in enumerate(Severity.values)}
     for name, end_field in DURATION_FIELDS.items():
         known = Q(**{f"{end_field}__isnull": False, f"{end_field}__gte": F("started_at")})
         aggregates[f"{name}_n"] = Count("id", filter=known)
+        aggregates[f"{name}_estimated"] = Count("id", filter=known & _approximate(end_field))
         # Ranked as intervals and filtered, not as a CASE of EXTRACT(EPOCH ...) per row: the same
         # figures, a quarter less time over five years of incidents.
         for suffix, fraction in (("p50", 0.5), ("p90", 0.9)):
@@ -299,7 +281,7 @@ def by_month(
         for name in DURATION_FIELDS:
             if row[f"{name}_n"]:
                 p50, p90 = row[f"{name}_p50"].total_seconds(), row[f"{name}_p90"].total_seconds()
-                stats.setdefault(key, {})[name] = (row[f"{name}_n"], p50, p90, estimated.get((key, name), 0))
+                stats.setdefault(key, {})[name] = (row[f"{name}_n"], p50, p90, row[f"{name}_estimated"])
     empty = {"count": 0, "median_seconds": None, "p90_seconds": None, "estimated": 0}
     durations = []
     for key in sorted(stats):
@@ -667,7 +649,7 @@ def compute_dashboard_metrics(user, scope: Scope, *, today: date | None = None) 
     items = scope.action_items(user)
     counts, burn_down = action_item_states(items, period=scope.period, today=today)
     row = whole_set(incidents, user)
-    months, durations = by_month(incidents, estimated_by_month(incidents))
+    months, durations = by_month(incidents)
     ai = ai_counts(incidents)
     by_cause = _by_cause(row, ai)
     return {

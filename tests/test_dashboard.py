@@ -593,9 +593,8 @@ class TestPage:
         # action items (state counts with the burn-down, oldest overdue), 11 vendor disagreements with
         # their count, 12 repeats with their count, 13 the controls' links counted per control, 14 the
         # controls; 15 the navigation's review queue (may the user approve, and how many wait: one
-        # statement); 16 the months' durations measured from estimated or imprecise times
-        # (metrics.estimated_by_month). (A custom period: computed live, never from the cache.)
-        expected = 16
+        # statement). (A custom period: computed live, never from the cache.)
+        expected = 15
         with django_assert_num_queries(expected):
             client.get("/dashboard/", PERIOD)
         for n in range(4):
