@@ -34,14 +34,18 @@ _VISIBLE = (
 _LIST = """
 WITH page AS (
     SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attribution_status, i.adopted_cause,
-           i.harm_level, i.started_at, i.detected_at, i.mitigated_at, i.resolved_at, i.restricted, i.updated_at
+           i.harm_level, i.started_at, i.time_precision, i.started_estimated, i.detected_at, i.detected_precision,
+           i.detected_estimated, i.mitigated_at, i.mitigated_precision, i.mitigated_estimated, i.resolved_at,
+           i.resolved_precision, i.resolved_estimated, i.restricted, i.updated_at
     FROM incidents_incident i {join}
     WHERE {where}
     ORDER BY i.started_at DESC, i.id DESC
     LIMIT %(limit)s
 )
 SELECT p.key, p.title, p.severity, p.status, p.primary_cause, p.attribution_status, p.adopted_cause, p.harm_level,
-       p.started_at, p.detected_at, p.mitigated_at, p.resolved_at,
+       p.started_at, p.time_precision, p.started_estimated, p.detected_at, p.detected_precision, p.detected_estimated,
+       p.mitigated_at, p.mitigated_precision, p.mitigated_estimated, p.resolved_at, p.resolved_precision,
+       p.resolved_estimated,
        EXTRACT(EPOCH FROM p.detected_at - p.started_at)::bigint,
        EXTRACT(EPOCH FROM p.mitigated_at - p.started_at)::bigint,
        EXTRACT(EPOCH FROM p.resolved_at - p.started_at)::bigint,
@@ -69,7 +73,9 @@ _COE_JOIN = "LEFT JOIN incidents_coedocument c ON c.incident_id = i.id"
 
 _DETAIL = """
 SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attribution_status, i.adopted_cause,
-       i.harm_level, i.started_at, i.detected_at, i.mitigated_at, i.resolved_at,
+       i.harm_level, i.started_at, i.time_precision, i.started_estimated, i.detected_at, i.detected_precision,
+       i.detected_estimated, i.mitigated_at, i.mitigated_precision, i.mitigated_estimated, i.resolved_at,
+       i.resolved_precision, i.resolved_estimated,
        EXTRACT(EPOCH FROM i.detected_at - i.started_at)::bigint AS time_to_detect_seconds,
        EXTRACT(EPOCH FROM i.mitigated_at - i.started_at)::bigint AS time_to_mitigate_seconds,
        EXTRACT(EPOCH FROM i.resolved_at - i.started_at)::bigint AS time_to_resolve_seconds,
@@ -83,22 +89,25 @@ SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attributio
        i.updated_at, i.summary, i.customer_impact, i.trigger_kind, i.trigger_text,
        ARRAY(SELECT f.factor FROM incidents_incidentfactor f WHERE f.incident_id = i.id ORDER BY f.id)
            AS contributing_factors,
-       i.adopted_cause_rationale, i.time_precision,
+       i.adopted_cause_rationale,
        EXTRACT(EPOCH FROM i.reported_duration)::bigint AS reported_duration_seconds,
        ARRAY(SELECT t.name FROM incidents_incident_tags x JOIN incidents_tag t ON t.id = x.tag_id
              WHERE x.incident_id = i.id ORDER BY t.name) AS tags,
        (SELECT u.username FROM auth_user u WHERE u.id = i.owner_id) AS owner,
        (SELECT COALESCE(json_agg(json_build_object(
-            'name', f.name, 'value', f.value, 'unit', f.unit, 'is_estimate', f.is_estimate, 'as_of', f.as_of,
+            'id', f.id, 'name', f.name, 'value', f.value, 'unit', f.unit, 'is_estimate', f.is_estimate,
+            'as_of', f.as_of,
             'note', f.note, 'source_id', f.source_id) ORDER BY f.name, f.as_of, f.id), '[]')
         FROM incidents_impactfigure f WHERE f.incident_id = i.id) AS impact_figures,
        (SELECT COALESCE(json_agg(json_build_object(
             'id', t.id, 'incident', i.key, 'occurred_at', t.occurred_at, 'precision', t.precision,
-            'display_tz', t.display_tz, 'kind', t.kind, 'actor_kind', t.actor_kind, 'description', t.description,
+            'estimated', t.estimated, 'display_tz', t.display_tz, 'kind', t.kind, 'actor_kind', t.actor_kind,
+            'description', t.description,
             'moment', t.moment, 'source_id', t.source_id) ORDER BY t.occurred_at, t.id), '[]')
         FROM incidents_timelineevent t WHERE t.incident_id = i.id) AS timeline,
        (SELECT COALESCE(json_agg(json_build_object(
-            'agent_name', a.agent_name, 'vendor', a.vendor, 'role', a.role, 'autonomy_level', a.autonomy_level,
+            'id', a.id, 'agent_name', a.agent_name, 'vendor', a.vendor, 'role', a.role,
+            'autonomy_level', a.autonomy_level,
             'cset_autonomy', CASE a.autonomy_level WHEN 'L4' THEN 'Autonomy2' WHEN 'L5' THEN 'Autonomy1'
                                  WHEN '' THEN NULL ELSE 'Autonomy3' END,
             'gate_present', a.gate_present, 'gate_type', a.gate_type, 'gate_bypassed', a.gate_bypassed,
@@ -107,7 +116,9 @@ SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attributio
             'excessive_functionality', a.excessive_functionality, 'excessive_permissions', a.excessive_permissions,
             'excessive_autonomy', a.excessive_autonomy,
             'evidence', ARRAY(SELECT e.source_id FROM incidents_aiinvolvement_evidence e
-                              WHERE e.aiinvolvement_id = a.id ORDER BY e.source_id)) ORDER BY a.id), '[]')
+                              WHERE e.aiinvolvement_id = a.id ORDER BY e.source_id),
+            'citations', (SELECT COALESCE(json_object_agg(k.field, k.source_id ORDER BY k.field), '{{}}')
+                          FROM incidents_aifieldcitation k WHERE k.involvement_id = a.id)) ORDER BY a.id), '[]')
         FROM incidents_aiinvolvement a WHERE a.incident_id = i.id) AS ai_involvements,
        (SELECT COALESCE(json_agg(json_build_object(
             'id', c.id, 'incident', i.key, 'claimant', c.claimant, 'stance', c.stance,
@@ -121,8 +132,18 @@ SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attributio
             'id', s.id, 'url', s.url, 'title', s.title, 'publisher', s.publisher, 'kind', s.kind,
             'published_on', s.published_on, 'published_approx', s.published_approx,
             'retrieved_on', s.retrieved_on, 'note', s.note) ORDER BY s.published_on, s.publisher), '[]')
-        FROM incidents_incident_sources x JOIN incidents_source s ON s.id = x.source_id
-        WHERE x.incident_id = i.id) AS sources,
+        FROM incidents_source s WHERE s.id IN (
+            SELECT source_id FROM incidents_incident_sources WHERE incident_id = i.id
+            UNION SELECT e.source_id FROM incidents_aiinvolvement_evidence e
+                  JOIN incidents_aiinvolvement a ON a.id = e.aiinvolvement_id WHERE a.incident_id = i.id
+            UNION SELECT source_id FROM incidents_claim WHERE incident_id = i.id
+            UNION SELECT source_id FROM incidents_timelineevent WHERE incident_id = i.id
+            UNION SELECT source_id FROM incidents_impactfigure WHERE incident_id = i.id
+            UNION SELECT source_id FROM incidents_actionitem WHERE incident_id = i.id
+            UNION SELECT k.source_id FROM incidents_aifieldcitation k
+                  JOIN incidents_aiinvolvement a ON a.id = k.involvement_id WHERE a.incident_id = i.id
+            UNION SELECT i.reported_duration_source_id)) AS sources,
+       ARRAY(SELECT control_id FROM incidents_control_incidents WHERE incident_id = i.id ORDER BY 1) AS controls,
        i.created_at
        {page_only}
 FROM incidents_incident i
