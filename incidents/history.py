@@ -228,8 +228,12 @@ def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Chan
         if isinstance(values, dict):  # a many-to-many add or remove
             objects = tuple(values.get("objects", ()))
             adding = values.get("operation") == "add"
+            # A list changed from the other side is named as the record's own endpoint names it.
+            shown = _LIST_LABELS.get((model._meta.model_name if model else "", name), name)
             fields.append(
-                FieldChange(field=name, label=label, added=objects if adding else (), removed=() if adding else objects)
+                FieldChange(
+                    field=shown, label=label, added=objects if adding else (), removed=() if adding else objects
+                )
             )
             continue
         before, after = values

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from incidents.models import ApiToken
+from incidents.models import ApiToken, Incident
 
 from .factories import ControlFactory
 
@@ -277,3 +277,27 @@ def test_an_incident_recorded_over_the_api_reads_back_as_sent(reviewer):
 
     # Nothing else was changed along the way: the last write's ETag is the incident's current one.
     assert tool.client.get(f"{API}{base}/")["ETag"] == tool.etag
+
+    # Every write is on the record, read over the API too, each change by the token's user.
+    history = tool.get(f"{base}/history/?page_size=200")
+    assert history["next"] is None
+    changes = history["results"]
+    assert {change["actor"] for change in changes} == {reviewer.username}
+    created = {(change["record_type"], change["record_id"]) for change in changes if change["action"] == "create"}
+    assert created >= {
+        ("incident", Incident.objects.get(key=key).pk),
+        ("source", vendor["id"]),
+        ("source", press["id"]),
+        *(("timeline event", event["id"]) for event in timeline),
+        *(("claim", claim["id"]) for claim in made_claims),
+        ("AI involvement", made_ai["id"]),
+        ("impact figure", figure["id"]),
+        *(("action item", item["id"]) for item in items),
+    }, created
+    updated = {
+        field["field"]
+        for change in changes
+        if (change["record_type"], change["action"]) == ("incident", "update")
+        for field in change["changes"]
+    }
+    assert updated >= {*ADOPTION, "controls"}, updated
