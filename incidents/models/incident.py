@@ -8,8 +8,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 
 from .bounds import in_near_future, stored_range
@@ -45,6 +46,22 @@ def signed_in(user) -> bool:
     return user is not None and not isinstance(user, AnonymousUser) and user.is_authenticated
 
 
+def group_ids_of(user) -> RawSQL:
+    """The ids of the user's groups, as a subquery of the user-group link table alone.
+
+    The same rows as `user.groups.all()`, which builds a related manager and a join on every call:
+    the visibility filter is on every request's path, and building and compiling it that way cost
+    about 0.4 ms of an API list page.
+    """
+    field = user._meta.get_field("groups")
+    through = field.remote_field.through._meta.db_table
+    quote = connection.ops.quote_name
+    return RawSQL(
+        f"SELECT {quote(field.m2m_reverse_name())} FROM {quote(through)} WHERE {quote(field.m2m_column_name())} = %s",
+        (user.pk,),
+    )
+
+
 class IncidentQuerySet(models.QuerySet):
     def visible_to(self, user) -> IncidentQuerySet:
         """Incidents this user may know exist.
@@ -57,7 +74,7 @@ class IncidentQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        return self.filter(Q(restricted=False) | Q(owner_id=user.pk) | Q(access_group__in=user.groups.all()))
+        return self.filter(Q(restricted=False) | Q(owner_id=user.pk) | Q(access_group__in=group_ids_of(user)))
 
     def hidden_from(self, user) -> IncidentQuerySet:
         """The complement of visible_to(user): the incidents this user must not learn of.
@@ -69,7 +86,7 @@ class IncidentQuerySet(models.QuerySet):
             return self.all()
         if user.is_superuser:
             return self.none()
-        return self.filter(restricted=True).exclude(owner_id=user.pk).exclude(access_group__in=user.groups.all())
+        return self.filter(restricted=True).exclude(owner_id=user.pk).exclude(access_group__in=group_ids_of(user))
 
     def with_ai_flag(self) -> IncidentQuerySet:
         """Annotate `has_ai` (an EXISTS subquery, so lists stay one query)."""
