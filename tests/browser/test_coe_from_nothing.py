@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -287,14 +288,17 @@ def rules_by_state(page: Page) -> dict[str, list[str]]:
     }
 
 
-def history_on_the_page(page: Page, key: str) -> list[tuple[str, str]]:
-    """(who, what) of every row of the incident's History section, newest first, page after page."""
+def history_on_the_page(page: Page, key: str, screenshot: Path) -> list[tuple[str, str]]:
+    """(who, what) of every row of the incident's History section, newest first, page after page;
+    a screenshot of its first page (the newest changes)."""
     page.goto(f"/incidents/{key}/")
     page.locator("#history").scroll_into_view_if_needed()
     rows: list[tuple[str, str]] = []
     while True:
         panel = page.locator("#history-panel")
         expect(panel.locator("tbody tr").first).to_be_visible()
+        if not rows:
+            page.locator("#history").screenshot(path=str(screenshot))
         for row in panel.locator("tbody tr").all():
             cells = row.locator("td")
             rows.append((cells.nth(1).inner_text().strip(), cells.nth(2).inner_text().split(":")[0].strip()))
@@ -410,8 +414,7 @@ def test_a_reviewer_records_an_incident_from_nothing_and_an_approver_publishes_i
     ]
 
     # Every change of the run is on the record with its author, on the page and over the API alike.
-    on_the_page = history_on_the_page(page, key)
-    shot(page, artifacts, "7-history")
+    on_the_page = history_on_the_page(page, key, artifacts / "coe-from-nothing-7-history.png")
     over_the_api = history_over_the_api(reviewer, key)
     assert on_the_page == [(change["actor"], what(change)) for change in over_the_api]
     authors: dict[str, set[str]] = {}
