@@ -258,8 +258,14 @@ def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Chan
         record_id=entry.object_id,
         record=entry.object_repr,
         fields=tuple(fields),
-        after_publication=published_at is not None and entry.timestamp > published_at,
+        after_publication=_after_publication(entry, published_at),
     )
+
+
+def _after_publication(entry: LogEntry, published_at: datetime | None) -> bool:
+    # The publication's own entry is written a moment after the time it records: it is not a later change.
+    publishing = "published_at" in (entry.changes or {})
+    return published_at is not None and entry.timestamp > published_at and not publishing
 
 
 def _label(model, name: str, field) -> str:

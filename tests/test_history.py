@@ -388,6 +388,17 @@ def test_changes_after_publication_are_marked(client_for, reviewer, approver, in
     assert [row["after_publication"] for row in rows] == marked
 
 
+def test_the_publication_itself_is_not_marked_after_publication(incident, reviewer, approver):
+    coe = services.coe_start(incident=incident, user=reviewer)
+    CoeDocument.objects.filter(pk=coe.pk).update(status=CoeStatus.APPROVED, approver=approver)
+    coe.refresh_from_db()
+    services.coe_publish(coe=coe, user=approver)
+    services.incident_update(user=approver, incident=incident, data={"title": "Corrected later"})
+    coe.refresh_from_db()
+    newest = describe(list(entries_for(incident.pk)[:2]), published_at=coe.published_at)
+    assert [(c.record_type, c.after_publication) for c in newest] == [("incident", True), ("COE document", False)]
+
+
 def test_the_page_is_paginated(client_for, reviewer, incident):
     for number in range(30):
         services.incident_update(user=reviewer, incident=incident, data={"title": f"Title {number}"})

@@ -417,6 +417,8 @@ def test_a_reviewer_records_an_incident_from_nothing_and_an_approver_publishes_i
     on_the_page = history_on_the_page(page, key, artifacts / "coe-from-nothing-7-history.png")
     over_the_api = history_over_the_api(reviewer, key)
     assert on_the_page == [(change["actor"], what(change)) for change in over_the_api]
+    # The run ends with the publication: nothing in it came after, the publication itself included.
+    assert not any(change["after_publication"] for change in over_the_api)
     authors: dict[str, set[str]] = {}
     for change in over_the_api:
         authors.setdefault(what(change), set()).add(change["actor"])
