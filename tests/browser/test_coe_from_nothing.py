@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -316,13 +315,13 @@ def what(change: dict) -> str:
     return change["record_type"][0].upper() + change["record_type"][1:] + suffix
 
 
-def history_over_the_api(user, key: str) -> list[dict]:
+def history_over_the_api(signed_out: Page, user, key: str) -> list[dict]:
+    """Every change over HTTP to the live server, with the user's API token and no session."""
     _, plain = ApiToken.issue(user=user, name="history reader")
-    api = Client(headers={"Authorization": f"Bearer {plain}"})
     changes, url = [], f"/api/v1/incidents/{key}/history/?page_size=200"
     while url:
-        response = api.get(url)
-        assert response.status_code == 200, response.content
+        response = signed_out.request.get(url, headers={"Authorization": f"Bearer {plain}"})
+        assert response.status == 200, response.text()
         changes += response.json()["results"]
         url = response.json()["next"]
     return changes
@@ -415,7 +414,7 @@ def test_a_reviewer_records_an_incident_from_nothing_and_an_approver_publishes_i
 
     # Every change of the run is on the record with its author, on the page and over the API alike.
     on_the_page = history_on_the_page(page, key, artifacts / "coe-from-nothing-7-history.png")
-    over_the_api = history_over_the_api(reviewer, key)
+    over_the_api = history_over_the_api(new_page(), reviewer, key)
     assert on_the_page == [(change["actor"], what(change)) for change in over_the_api]
     # The run ends with the publication: nothing in it came after, the publication itself included.
     assert not any(change["after_publication"] for change in over_the_api)
