@@ -21,6 +21,7 @@ the publication. Screenshots of each milestone go to test-artifacts/coe-from-not
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -436,6 +437,30 @@ def test_a_reviewer_records_an_incident_from_nothing_and_an_approver_publishes_i
         "Review comment created": {"arun"},
         "Review comment": {"rita"},
     }, authors
+    # One entry for each record the run created: the four times' events and the two added, and so on.
+    created = Counter(change["record_type"] for change in over_the_api if change["action"] == "create")
+    assert created == {
+        "incident": 1,
+        "timeline event": 6,
+        "source": 2,
+        "claim": 2,
+        "AI involvement": 1,
+        "AI field citation": 1,
+        "impact figure": 1,
+        "COE document": 1,
+        "action item": 2,
+        "review comment": 1,
+    }, created
+    changed = {
+        (change["record_type"], field["field"]): change["actor"]
+        for change in over_the_api
+        if change["action"] == "update"
+        for field in change["changes"]
+    }
+    assert changed["incident", "adopted_cause_rationale"] == "rita"
+    assert changed["COE document", "reviewed_in_ops_meeting"] == "rita"
+    assert changed["review comment", "resolved_by"] == "rita"
+    assert changed["COE document", "published_at"] == "arun"
     statuses = [
         (change["actor"], field["after"])
         for change in reversed(over_the_api)
