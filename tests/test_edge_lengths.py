@@ -808,6 +808,13 @@ API_WRITES = [
         etag_from=lambda world: f"{API}/incidents/{world.incident.key}/",
     ),
     Api(
+        "incidents.api.serializers.IncidentInputSerializer",
+        "put",
+        url=lambda world: f"{API}/incidents/{world.incident.key}/",
+        stored=lambda world: _row(Incident, world.incident.pk),
+        etag_from=lambda world: f"{API}/incidents/{world.incident.key}/",
+    ),
+    Api(
         "incidents.api.serializers.ActionItemInputSerializer",
         "patch",
         url=lambda world: f"{API}/action-items/{world.item.pk}/",
