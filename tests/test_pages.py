@@ -158,9 +158,11 @@ class TestDetail:
         # 1 session, 2 user, 3 incident (+owner, team, COE joined; visibility is a subquery),
         # 4-16 prefetches: services, regions, tags, factors, figures (+source), timeline
         # (+source), AI involvements, their evidence, their field citations (+source), claims
-        # (+source), action items (+owner, source), controls, sources; 17-18 the user's and
-        # groups' permissions; 19 similar past incidents, scored in one query
-        with django_assert_num_queries(19) as first:
+        # (+source), action items (+owner, source), controls, sources; 17 the navigation's review
+        # queue (may the user approve, and how many wait: one statement, before the page has read
+        # the permissions); 18-19 the user's and groups' permissions; 20 similar past incidents,
+        # scored in one query
+        with django_assert_num_queries(20) as first:
             response = client.get(incident.get_absolute_url())
         # The page's title is the incident alone (the similar incidents once rendered into it too).
         assert f"<title>{incident.key} {incident.title} · COE Tracker</title>" in response.content.decode()

@@ -119,12 +119,18 @@ def api(user) -> Client:
 class TestApi:
     def test_patch_by_the_closer_is_a_400(self, item, reviewer, approver):
         url = f"/api/v1/action-items/{item.pk}/"
-        response = api(reviewer).patch(url, {"status": "verified"}, content_type="application/json")
+        client = api(reviewer)
+        etag = client.get(url)["ETag"]
+        response = client.patch(
+            url, {"status": "verified"}, content_type="application/json", headers={"If-Match": etag}
+        )
         assert response.status_code == 400, response.content
         assert "Someone other than the person who closed this item" in response.content.decode()
         item.refresh_from_db()
         assert item.status == ActionStatus.DONE
-        response = api(approver).patch(url, {"status": "verified"}, content_type="application/json")
+        response = api(approver).patch(
+            url, {"status": "verified"}, content_type="application/json", headers={"If-Match": etag}
+        )
         assert response.status_code == 200, response.content
         assert response.json()["status"] == "verified"
 
