@@ -94,6 +94,7 @@ SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attributio
        ARRAY(SELECT t.name FROM incidents_incident_tags x JOIN incidents_tag t ON t.id = x.tag_id
              WHERE x.incident_id = i.id ORDER BY t.name) AS tags,
        (SELECT u.username FROM auth_user u WHERE u.id = i.owner_id) AS owner,
+       (SELECT t.slug FROM incidents_team t WHERE t.id = i.team_id) AS team,
        (SELECT COALESCE(json_agg(json_build_object(
             'id', f.id, 'name', f.name, 'value', f.value, 'unit', f.unit, 'is_estimate', f.is_estimate,
             'as_of', f.as_of,

@@ -19,7 +19,7 @@ from django.test import Client
 
 from incidents.models import ApiToken, Incident
 
-from .factories import ControlFactory
+from .factories import ControlFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,8 @@ class Tool:
 
 def test_an_incident_recorded_over_the_api_reads_back_as_sent(reviewer):
     tool = Tool(reviewer)
-    incident = tool.send("POST", "/incidents/", INCIDENT, status=201)
+    team = TeamFactory(slug="cost-reports")
+    incident = tool.send("POST", "/incidents/", {**INCIDENT, "team": team.slug}, status=201)
     key = incident["key"]
     base = f"/incidents/{key}"
 
@@ -228,6 +229,7 @@ def test_an_incident_recorded_over_the_api_reads_back_as_sent(reviewer):
     detail = tool.get(f"{base}/")
     assert_holds({**INCIDENT, **ADOPTION}, detail, "incident")
     assert detail["owner"] == reviewer.username
+    assert detail["team"] == team.slug
     assert detail["controls"] == [control.pk]
     assert detail["ai_involved"] is True
 
@@ -301,3 +303,13 @@ def test_an_incident_recorded_over_the_api_reads_back_as_sent(reviewer):
         for field in change["changes"]
     }
     assert updated >= {*ADOPTION, "controls"}, updated
+
+
+def test_an_unknown_team_is_a_400_naming_the_field(reviewer):
+    tool = Tool(reviewer)
+    response = tool.client.post(
+        f"{API}/incidents/", {**INCIDENT, "team": "no-such-team"}, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert "team" in response.json()["error"]["fields"]
+    assert not Incident.objects.filter(title=INCIDENT["title"]).exists()

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 
 from incidents.models import Incident, TimelineEvent
 
-from .factories import IncidentFactory, TimelineEventFactory
+from .factories import IncidentFactory, TeamFactory, TimelineEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +171,19 @@ class TestCreate:
         assert [r.code for r in incident.regions.all()] == ["us-east-1"]
         assert sorted(t.name for t in incident.tags.all()) == ["dns", "race-condition"]
         assert sorted(f.factor for f in incident.factors.all()) == ["concurrency_race", "latent_bug"]
+
+    def test_the_owning_team_is_chosen_in_the_form(self, client_for, reviewer):
+        team = TeamFactory(name="Cost reports")
+        client = client_for(reviewer)
+        assert b'name="team"' in client.get("/incidents/new/").content
+        assert client.post("/incidents/new/", incident_data(team=str(team.pk))).status_code == 302
+        assert Incident.objects.get().team == team
+
+    def test_an_unknown_team_is_refused_beside_the_field(self, client_for, reviewer):
+        response = client_for(reviewer).post("/incidents/new/", incident_data(team="999999"))
+        assert response.status_code == 200
+        assert "team" in response.context["form"].errors
+        assert not Incident.objects.exists()
 
     def test_detected_before_start_is_shown_beside_the_field(self, client_for, reviewer):
         response = client_for(reviewer).post("/incidents/new/", incident_data(detected_local="2025-10-19T22:00"))

@@ -43,6 +43,7 @@ from incidents.models import (
     Incident,
     IncidentFactor,
     Source,
+    Team,
     TimelineEvent,
 )
 from incidents.models import vocab as v
@@ -261,6 +262,7 @@ def _parts_sql() -> str:
             f"(SELECT u.{_col(user, 'username')} FROM {_table(user)} u "
             f"WHERE u.{_q(user._meta.pk.column)} = {_outer('owner')})"
         ),
+        "team": (f"(SELECT t.{_col(Team, 'slug')} FROM {_table(Team)} t WHERE t.{_q('id')} = {_outer('team')})"),
         "coe_status": (
             f"(SELECT d.{_col(CoeDocument, 'status')} FROM {_table(CoeDocument)} d "
             f"WHERE d.{_col(CoeDocument, 'incident')} = {incident_id})"
@@ -417,6 +419,7 @@ def shape(row: dict, request) -> dict:
         "reported_duration_seconds": int(duration.total_seconds()) if duration is not None else None,
         "tags": parts["tags"],
         "owner": parts["owner"],
+        "team": parts["team"],
         "impact_figures": parts["impact_figures"],
         "timeline": parts["timeline"],
         "ai_involvements": parts["ai_involvements"],

@@ -22,6 +22,7 @@ from incidents.models import (
     Service,
     Source,
     Tag,
+    Team,
     TimelineEvent,
 )
 from incidents.models.bounds import in_near_future, in_planning_horizon, validate_web_url
@@ -290,6 +291,9 @@ class IncidentListSerializer(serializers.ModelSerializer):
 class IncidentDetailSerializer(IncidentListSerializer):
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="The team that owns it (its approvers review)."
+    )
     contributing_factors = serializers.SerializerMethodField()
     impact_figures = ImpactFigureSerializer(many=True, read_only=True)
     timeline = TimelineEventSerializer(many=True, read_only=True)
@@ -314,6 +318,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
             "reported_duration_seconds",
             "tags",
             "owner",
+            "team",
             "impact_figures",
             "timeline",
             "ai_involvements",
@@ -431,6 +436,13 @@ class IncidentInputSerializer(serializers.Serializer):
     tags = _names(Tag._meta.get_field("name"), "Tags")
     restricted = serializers.BooleanField(required=False)
     access_group = serializers.CharField(required=False, allow_null=True, max_length=150)
+    team = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Team.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The owning team's slug: its approvers are asked to review the COE.",
+    )
 
 
 class ActionItemInputSerializer(serializers.Serializer):

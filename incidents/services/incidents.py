@@ -20,6 +20,7 @@ FIELDS = (
     "severity",
     "status",
     "owner",
+    "team",
     "started_at",
     "time_precision",
     "started_estimated",
@@ -43,7 +44,7 @@ FIELDS = (
     "restricted",
 )
 # Fields that may be empty rather than NULL: None means "".
-_NULLABLE = {"owner", "started_at", "detected_at", "mitigated_at", "resolved_at"}
+_NULLABLE = {"owner", "team", "started_at", "detected_at", "mitigated_at", "resolved_at"}
 # Not text: None is not "" for these.
 _NOT_TEXT = _NULLABLE | {name for name in FIELDS if name.endswith(("_precision", "_estimated"))}
 
