@@ -81,6 +81,12 @@ class TestIdempotence:
         assert Incident.objects.filter(external_id__startswith="seed:").count() == 5
         assert get_user_model().objects.count() >= 4
 
+    def test_the_seed_writes_no_change_history(self, seeded):
+        # The knowledge base's starting state, not a change anyone made to it.
+        from auditlog.models import LogEntry
+
+        assert not LogEntry.objects.exists()
+
     def test_keys_follow_the_calendar_on_a_fresh_database(self, seeded):
         keys = list(Incident.objects.order_by("started_at").values_list("key", flat=True))
         assert keys == ["INC-2025-0001", "INC-2025-0002", "INC-2025-0003", "INC-2026-0001", "INC-2026-0002"]
