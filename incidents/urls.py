@@ -40,9 +40,7 @@ urlpatterns = [
     path("<key:key>/coe/publish/", coe.coe_publish, name="coe-publish"),
     path("<key:key>/coe/reopen/", coe.coe_reopen, name="coe-reopen"),
     path("<key:key>/coe/comments/", coe.coe_comment, name="coe-comment"),
-    path(
-        "<key:key>/coe/comments/<int:comment_id>/resolve/", coe.coe_comment_resolve, name="coe-comment-resolve"
-    ),
+    path("<key:key>/coe/comments/<int:comment_id>/resolve/", coe.coe_comment_resolve, name="coe-comment-resolve"),
     path("<key:key>/coe/history/", coe.coe_history, name="coe-history"),
     path("<key:key>/coe/export.md", coe.coe_export, name="coe-export"),
     path("<key:key>/history/", history.incident_history, name="history"),
