@@ -147,14 +147,20 @@ CLAIM_FIELDS = ("source", "claimant", "stance", "claimed_cause", "claimed_ai_rol
 _CLAIM_TEXT = {"claimant", "stance", "claimed_cause", "claimed_ai_role", "statement", "quote"}
 
 
-def _save_claim(user, claim: Claim, data: dict) -> Claim:
+def _save_cited(user, record, data: dict, fields: tuple[str, ...], text: set[str]):
+    """Save a record of the incident that cites one source (a claim, an impact figure): the source
+    must be one the writer may see, and it joins the incident's list."""
     if "source" in data:
         _check_visible(user, [data["source"]], field="source")
-    set_fields(claim, data, CLAIM_FIELDS, text=_CLAIM_TEXT)
-    claim.full_clean()
-    claim.save()
-    _link(claim.incident, [claim.source])
-    return claim
+    set_fields(record, data, fields, text=text)
+    record.full_clean()
+    record.save()
+    _link(record.incident, [record.source])
+    return record
+
+
+def _save_claim(user, claim: Claim, data: dict) -> Claim:
+    return _save_cited(user, claim, data, CLAIM_FIELDS, _CLAIM_TEXT)
 
 
 @service(dashboard=True)
@@ -257,13 +263,7 @@ _IMPACT_TEXT = {"name", "unit", "note"}
 
 
 def _save_figure(user, figure: ImpactFigure, data: dict) -> ImpactFigure:
-    if "source" in data:
-        _check_visible(user, [data["source"]], field="source")
-    set_fields(figure, data, IMPACT_FIELDS, text=_IMPACT_TEXT)
-    figure.full_clean()
-    figure.save()
-    _link(figure.incident, [figure.source])
-    return figure
+    return _save_cited(user, figure, data, IMPACT_FIELDS, _IMPACT_TEXT)
 
 
 @service(dashboard=False)
