@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
+from django.db.models import BooleanField
 
 from incidents import history
 from incidents.models import (
@@ -196,24 +197,11 @@ def attribution_set(*, user, incident: Incident, data: dict) -> Incident:
 
 # AI involvement, each field with the source that states it.
 
-AI_FIELDS = (
-    "agent_name",
-    "vendor",
-    "role",
-    "autonomy_level",
-    "gate_present",
-    "gate_type",
-    "gate_bypassed",
-    "permissions_held",
-    "permissions_inherited",
-    "action_taken",
-    "action_class",
-    "reversible",
-    "excessive_functionality",
-    "excessive_permissions",
-    "excessive_autonomy",
+# The model's own fields (its incident aside): the flags are booleans, the rest text.
+AI_FIELDS = tuple(
+    f.name for f in AIInvolvement._meta.concrete_fields if f.editable and f.name not in ("id", "incident")
 )
-_AI_FLAGS = {"excessive_functionality", "excessive_permissions", "excessive_autonomy"}
+_AI_FLAGS = {f.name for f in AIInvolvement._meta.concrete_fields if isinstance(f, BooleanField)}
 
 
 def _save_involvement(user, involvement: AIInvolvement, data: dict) -> AIInvolvement:
