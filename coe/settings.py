@@ -181,6 +181,8 @@ WHITENOISE_USE_FINDERS = DEBUG or env_bool("WHITENOISE_USE_FINDERS", default=Fal
 REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss"})
 # The tests keep theirs apart (pyproject.toml), so `make test` never feeds a running `make run`.
 LOCAL_STATE_DIR = BASE_DIR / env_str("LOCAL_STATE_DIR", ".local")
+# Uploaded import files, read by the web server and the Celery worker; never served as URLs.
+MEDIA_ROOT = BASE_DIR / env_str("MEDIA_ROOT", str(LOCAL_STATE_DIR / "uploads"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:

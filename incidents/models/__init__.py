@@ -4,8 +4,10 @@ from .actions import ActionItem, Control
 from .ai import CITABLE_AI_FIELDS, AIFieldCitation, AIInvolvement
 from .coe import SECTIONS, CoeDocument, CoeRevision, ReviewComment, WorkflowError
 from .evidence import Claim, Source
+from .imports import ImportFormat, ImportJob, ImportMapping, ImportState
 from .incident import ImpactFigure, Incident, IncidentFactor, TimelineEvent
 from .keys import IncidentKeyCounter
+from .mcp import McpCall
 from .reminders import NotificationPreference, ReminderLog
 from .teams import Region, Service, Tag, Team
 from .tokens import ApiToken, TokenScope
@@ -22,9 +24,14 @@ __all__ = [
     "CoeRevision",
     "Control",
     "ImpactFigure",
+    "ImportFormat",
+    "ImportJob",
+    "ImportMapping",
+    "ImportState",
     "Incident",
     "IncidentFactor",
     "IncidentKeyCounter",
+    "McpCall",
     "NotificationPreference",
     "Region",
     "ReminderLog",

@@ -15,6 +15,7 @@ from .vocab import (
     ACTION_STATUSES_OPEN,
     ActionStatus,
     ActionType,
+    Basis,
     ControlStatus,
     Priority,
 )
@@ -60,6 +61,12 @@ class ActionItem(models.Model):
         "incidents.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="action_items"
     )
     disputed = models.BooleanField(default=False)
+    basis = models.CharField(
+        max_length=20,
+        choices=Basis.choices,
+        default=Basis.REPORTED,
+        help_text="Reported (its source says it) or ours: a reading, a classification, a proposal, a demo value.",
+    )
     completed_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
     # Who closed it and who then verified it worked: never the same person, nor its owner
     # (the two-person rule, kept by services.action_item_update).
@@ -69,7 +76,8 @@ class ActionItem(models.Model):
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default rather than auto_now_add: an imported item keeps the date it was raised.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     search_vector = stored_vector(action_vector())
 
@@ -145,6 +153,12 @@ class Control(models.Model):
     dispute_note = models.TextField(blank=True)
     incidents = models.ManyToManyField("incidents.Incident", blank=True, related_name="controls")
     sources = models.ManyToManyField("incidents.Source", blank=True, related_name="controls")
+    basis = models.CharField(
+        max_length=20,
+        choices=Basis.choices,
+        default=Basis.REPORTED,
+        help_text="Reported (its source says it) or ours: a reading, a classification, a proposal, a demo value.",
+    )
 
     class Meta:
         ordering = ["name"]

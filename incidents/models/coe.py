@@ -181,7 +181,8 @@ class CoeDocument(CoeDocumentBase):
     )
     # Bumped on every save; an edit based on an older version is a conflict.
     version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default rather than auto_now_add: an imported COE keeps the date it was drafted.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])
     approved_at = models.DateTimeField(null=True, blank=True, validators=[in_near_future])

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
+from django.utils import timezone
 
 from .bounds import in_near_future, stored_range
 from .fulltext import incident_vector, search_index, stored_vector, timeline_vector
@@ -19,6 +20,7 @@ from .keys import public_key, restricted_key, take_numbers
 from .vocab import (
     ActorKind,
     AttributionStatus,
+    Basis,
     ContributingFactor,
     HarmLevel,
     IncidentStatus,
@@ -183,7 +185,16 @@ class Incident(models.Model):
     repeat_any = models.BooleanField(default=False, db_default=False, editable=False)
     repeat_public = models.BooleanField(default=False, db_default=False, editable=False)
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Demo data (the seeded knowledge base): its workflow states (COE approvals, action item
+    # progress) were made by demo users and are shown as such, never as the company's progress.
+    demo = models.BooleanField(default=False, db_default=False)
+    # An incident brought in from an earlier tool keeps its own dates; rules and charts that judge
+    # timeliness leave it out or show it apart (incidents/imports/).
+    imported_at = models.DateTimeField(null=True, blank=True, help_text="When it was imported; empty if entered here.")
+    import_origin = models.CharField(max_length=500, blank=True, help_text="The file or URL it was imported from.")
+
+    # A default rather than auto_now_add, so an import can keep the original record's date.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     search_vector = stored_vector(incident_vector())
 
@@ -371,6 +382,12 @@ class ImpactFigure(models.Model):
     )
     note = models.CharField(max_length=300, blank=True)
     source = models.ForeignKey("incidents.Source", null=True, blank=True, on_delete=models.PROTECT)
+    basis = models.CharField(
+        max_length=20,
+        choices=Basis.choices,
+        default=Basis.REPORTED,
+        help_text="Reported (its source says it) or ours: a reading, a classification, a proposal, a demo value.",
+    )
 
     class Meta:
         ordering = ["incident", "name", "as_of", "id"]
@@ -403,6 +420,12 @@ class TimelineEvent(models.Model):
         max_length=60,
         blank=True,
         help_text="Events with the same moment are one happening as told by different sources.",
+    )
+    basis = models.CharField(
+        max_length=20,
+        choices=Basis.choices,
+        default=Basis.REPORTED,
+        help_text="Reported (its source says it) or ours: a reading, a classification, a proposal, a demo value.",
     )
     search_vector = stored_vector(timeline_vector())
 

@@ -75,6 +75,16 @@ class HarmLevel(models.TextChoices):
     UNCLEAR = "unclear", "Unclear"
 
 
+class Basis(models.TextChoices):
+    # Whose statement a record is: every fact is either reported (its source says it; for a team's
+    # own incident, its responders recorded it) or ours, and pages, API and exports show which.
+    REPORTED = "reported", "Reported"
+    READING = "reading", "Our reading"
+    CLASSIFICATION = "classification", "Our classification"
+    PROPOSAL = "proposal", "Our proposal"
+    DEMO = "demo", "Demo value"
+
+
 class TimePrecision(models.TextChoices):
     # Sources often give only "mid-December": store how exact a time is
     # rather than inventing minutes nobody reported.
