@@ -27,6 +27,10 @@ class ImportedActionItem:
     created_at: datetime | None = None  # the file's own dates, kept so charts do not jump on import day
     completed_at: datetime | None = None
     ticket_url: str = ""
+    # What a table's columns or the item's own lines add; empty when the file does not say.
+    action_type: str = ""  # an ActionType value; "" lets the runner pick one from the title's words
+    priority: str = ""  # a Priority value
+    description: str = ""
 
 
 @dataclass
