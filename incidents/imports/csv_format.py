@@ -124,13 +124,14 @@ def _read_csv(data: bytes) -> Table:
     text, notes = _decode(data)
     if "\x00" in text:
         raise BadFile("This is not a CSV file or spreadsheet (it holds binary data).")
-    sample = text[:_SNIFF_BYTES]
+    # Only the delimiter is sniffed: the sniffer's guesses at quoting go wrong on a doubled quote, and
+    # every spreadsheet writes Excel's quoting anyway.
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
+        delimiter = csv.Sniffer().sniff(text[:_SNIFF_BYTES], delimiters=_DELIMITERS).delimiter
     except csv.Error:
-        dialect = csv.excel  # one column, or too little to tell: Excel's own dialect
+        delimiter = ","  # one column, or too little to tell
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        records = list(csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter))
     except csv.Error as error:
         raise BadFile(f"This CSV file cannot be read: {error}.") from None
     return _table(records, notes)
