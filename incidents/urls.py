@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from .views import actions, coe, evidence, history, pages, reviews, tokens
+from .views import actions, coe, evidence, exports, history, pages, reviews, tokens
 
 app_name = "incidents"
 
@@ -18,6 +18,7 @@ register_converter(KeyConverter, "key")
 urlpatterns = [
     path("", pages.incident_list, name="list"),
     path("new/", pages.incident_create, name="create"),
+    path("export/", exports.export_incidents, name="export"),
     path("reviews/", reviews.review_queue, name="review-queue"),
     path("settings/notifications/", actions.notification_settings, name="notifications"),
     path("settings/tokens/", tokens.token_list, name="tokens"),

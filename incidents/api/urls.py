@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from . import part_views, views
+from .export_views import ExportJsonView, ExportZipView
 from .history import IncidentHistoryView
 from .metrics_view import MetricsView
 
@@ -31,6 +32,8 @@ router.register("feed", views.FeedViewSet, basename="feed")
 urlpatterns = [
     path("vocabularies/", views.VocabularyView.as_view(), name="vocabularies"),
     path("metrics/", MetricsView.as_view(), name="metrics"),
+    path("export.json", ExportJsonView.as_view(), name="export-json"),
+    path("export.zip", ExportZipView.as_view(), name="export-zip"),
     re_path(r"^incidents/(?P<key>[^/\x00]+)/history/$", IncidentHistoryView.as_view(), name="incident-history"),
     re_path(
         r"^incidents/(?P<key>[^/\x00]+)/controls/$", part_views.IncidentControlsView.as_view(), name="incident-controls"
