@@ -135,11 +135,12 @@ class AIInvolvementForm(ServiceForm):
 class ImpactFigureForm(ServiceForm):
     as_of_local = LocalDateTimeField(label="Reported at (UTC)", required=False)
     input_for = {"as_of": "as_of_local"}
+    optional = ("basis",)
 
     class Meta:
         model = ImpactFigure
-        fields = ["name", "value", "unit", "is_estimate", "note", "source"]
-        labels = {"is_estimate": "This figure is an estimate"}
+        fields = ["name", "value", "unit", "is_estimate", "note", "source", "basis"]
+        labels = {"is_estimate": "This figure is an estimate", "basis": "Whose figure"}
 
     def __init__(self, *args, incident: Incident, **kwargs):
         super().__init__(*args, **kwargs)

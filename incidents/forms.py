@@ -18,6 +18,7 @@ from .models import ActionItem, Incident, Region, Service, Source, Tag, Timeline
 from .models.bounds import validate_web_url
 from .models.coe import SECTION_MAX_LENGTH, SECTIONS, section_too_long_message
 from .models.vocab import ContributingFactor, TimePrecision
+from .provenance import harm_level_choices
 from .services.incidents import FIELDS as INCIDENT_FIELDS
 from .text_limits import limit_prose_fields
 from .time_inputs import PreciseTimeField, TypedTime, estimated_field, precision_field, shown
@@ -90,14 +91,23 @@ class ServiceForm(forms.ModelForm):
     """
 
     input_for: dict[str, str] = {}
+    # Choices with a model default that a post may leave out (one made before the field existed):
+    # the record keeps its value, a new one gets the default, as over the API.
+    optional: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Prose over unbounded text columns: the limit the API's serializers apply too.
         limit_prose_fields(self)
+        for name in self.optional:
+            self.fields[name].required = False
 
     def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self._meta.fields}
+        data = {name: self.cleaned_data[name] for name in self._meta.fields}
+        for name in self.optional:
+            if data.get(name) == "":
+                del data[name]
+        return data
 
     def save_with(self, service, **kwargs):
         try:
@@ -195,6 +205,7 @@ class IncidentForm(ServiceForm):
         else:
             groups = services.access_groups_for(user, current_group_id=self.instance.access_group_id)
         self.fields["access_group"].queryset = groups.order_by("name")
+        self.fields["harm_level"].choices = harm_level_choices()
         incident = self.instance
         if incident.pk:
             # The times in the zone the incident's start event is told in, as they were typed.
@@ -257,10 +268,21 @@ class IncidentForm(ServiceForm):
 class TimelineEventForm(ServiceForm):
     occurred_local = PreciseTimeField(label="When")
     input_for = {"occurred_at": "occurred_local"}
+    optional = ("basis",)
 
     class Meta:
         model = TimelineEvent
-        fields = ["display_tz", "precision", "estimated", "kind", "actor_kind", "description", "source", "moment"]
+        fields = [
+            "display_tz",
+            "precision",
+            "estimated",
+            "kind",
+            "actor_kind",
+            "description",
+            "source",
+            "basis",
+            "moment",
+        ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "display_tz": forms.Select(choices=ZONE_CHOICES),
@@ -270,6 +292,7 @@ class TimelineEventForm(ServiceForm):
             "precision": "Known",
             "estimated": "The time is an estimate",
             "moment": "Same moment as (key)",
+            "basis": "Whose statement",
         }
 
     def __init__(self, *args, user, **kwargs):
@@ -374,15 +397,26 @@ class ActionItemForm(ServiceForm):
     ticket_url = forms.URLField(
         required=False, max_length=500, assume_scheme="https", label="Ticket", validators=[validate_web_url]
     )
+    optional = ("basis",)
 
     class Meta:
         model = ActionItem
-        fields = ["title", "action_type", "priority", "owner", "due_date", "status", "ticket_url", "answers_why"]
+        fields = [
+            "title",
+            "action_type",
+            "priority",
+            "owner",
+            "due_date",
+            "status",
+            "ticket_url",
+            "answers_why",
+            "basis",
+        ]
         widgets = {
             "due_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "answers_why": forms.TextInput(),
         }
-        labels = {"ticket_url": "Ticket", "answers_why": "Answers which why"}
+        labels = {"ticket_url": "Ticket", "answers_why": "Answers which why", "basis": "Whose action"}
 
     def __init__(self, *args, owner_choices=None, **kwargs):
         super().__init__(*args, **kwargs)

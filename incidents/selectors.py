@@ -3,6 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 
 from .models import ActionItem, AIFieldCitation, Claim, Incident, TimelineEvent
+from .provenance import claims_an_ai_role
 from .timeline_chart import timeline_chart
 
 
@@ -25,7 +26,7 @@ def incident_detail_queryset(*, user) -> QuerySet[Incident]:
             Prefetch("ai_involvements__citations", queryset=AIFieldCitation.objects.select_related("source")),
             Prefetch("claims", queryset=Claim.objects.select_related("source")),
             Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "source")),
-            "controls",
+            "controls__sources",
             "sources",
         )
     )
@@ -51,6 +52,7 @@ def incident_detail_context(incident: Incident) -> dict:
         "chart": timeline_chart(incident, timeline),
         "conflicting_moments": conflicting,
         "claims": claims,
+        "ai_claimed": claims_an_ai_role(claims),
         "factors": list(incident.factors.all()),
         "figures": list(incident.impact_figures.all()),
         "ai_involvements": list(incident.ai_involvements.all()),

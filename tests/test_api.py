@@ -309,6 +309,7 @@ class TestReads:
                 "as_of": None,
                 "note": "",
                 "source_id": None,
+                "basis": "reported",
             }
         ]
         assert [e["description"] for e in body["timeline"]] == ["Errors begin."]

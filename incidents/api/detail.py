@@ -121,7 +121,7 @@ def _outer(field: str) -> str:
 
 
 SOURCE_FIELDS = ("id", "url", "title", "publisher", "kind", "published_on", "published_approx", "retrieved_on", "note")
-IMPACT_FIELDS = ("id", "name", "value", "unit", "is_estimate", "as_of", "note", "source_id")
+IMPACT_FIELDS = ("id", "name", "value", "unit", "is_estimate", "as_of", "note", "source_id", "basis")
 TIMELINE_FIELDS = (
     "id",
     "incident",
@@ -134,6 +134,7 @@ TIMELINE_FIELDS = (
     "description",
     "moment",
     "source_id",
+    "basis",
 )
 AI_FIELDS = (
     "id",
@@ -408,6 +409,7 @@ def shape(row: dict, request) -> dict:
         "regions": parts["regions"],
         "ai_involved": bool(parts["ai_involvements"]),
         "restricted": row["restricted"],
+        "demo": row["demo"],
         "coe_status": parts["coe_status"],
         "updated_at": times["updated_at"],
         "summary": row["summary"],

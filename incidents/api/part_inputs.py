@@ -21,6 +21,7 @@ from incidents.models.vocab import (
     ActorKind,
     AIRole,
     AutonomyLevel,
+    Basis,
     ClaimedAIRole,
     GateType,
     PermissionScope,
@@ -32,6 +33,8 @@ from incidents.models.vocab import (
     TriState,
 )
 from incidents.text_limits import PROSE_MAX_LENGTH
+
+from .serializers import BASIS_HELP
 
 
 def _prose(**kwargs) -> serializers.CharField:
@@ -61,6 +64,7 @@ class TimelineEventInputSerializer(serializers.Serializer):
     description = _prose()
     source = VisibleSourceField(required=False, allow_null=True)
     moment = serializers.SlugField(max_length=60, required=False, allow_blank=True)
+    basis = serializers.ChoiceField(choices=Basis.choices, required=False, help_text=BASIS_HELP)
 
 
 class SourceInputSerializer(serializers.Serializer):
@@ -133,3 +137,4 @@ class ImpactFigureInputSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField(required=False, allow_null=True, validators=[in_near_future])
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
     source = VisibleSourceField(required=False, allow_null=True)
+    basis = serializers.ChoiceField(choices=Basis.choices, required=False, help_text=BASIS_HELP)

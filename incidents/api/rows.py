@@ -47,6 +47,7 @@ COLUMNS = (
     "resolved_precision",
     "resolved_estimated",
     "restricted",
+    "demo",
     "updated_at",
 )
 
@@ -163,6 +164,7 @@ def shape(rows: list[dict], request) -> list[dict]:
             "regions": row["region_codes"],
             "ai_involved": row["has_ai"],
             "restricted": row["restricted"],
+            "demo": row["demo"],
             "coe_status": row["coe_status"],
             "updated_at": row["updated_at"],
         }

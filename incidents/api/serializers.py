@@ -31,6 +31,7 @@ from incidents.models.vocab import (
     ActionStatus,
     ActionType,
     AttributionStatus,
+    Basis,
     ContributingFactor,
     HarmLevel,
     IncidentStatus,
@@ -51,6 +52,16 @@ def cited_sources(incident: Incident) -> QuerySet[Source]:
     cited |= Q(pk=incident.reported_duration_source_id)
     ids = Source.objects.filter(cited).values("pk")
     return Source.objects.filter(pk__in=ids).order_by("published_on", "publisher", "id")
+
+
+BASIS_HELP = (
+    "Whose statement this is: reported (its source says it; for a team's own incident, its responders "
+    "recorded it) or ours: reading, classification, proposal, or demo (a demo value)."
+)
+DEMO_HELP = (
+    "Demo data (the seeded knowledge base): its COE approvals and its action items' progress were made by "
+    "demo users, not the company."
+)
 
 
 def _seconds(delta):
@@ -87,7 +98,8 @@ class ImpactFigureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImpactFigure
-        fields = ["id", "name", "value", "unit", "is_estimate", "as_of", "note", "source_id"]
+        fields = ["id", "name", "value", "unit", "is_estimate", "as_of", "note", "source_id", "basis"]
+        extra_kwargs = {"basis": {"help_text": BASIS_HELP}}
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
@@ -108,7 +120,9 @@ class TimelineEventSerializer(serializers.ModelSerializer):
             "description",
             "moment",
             "source_id",
+            "basis",
         ]
+        extra_kwargs = {"basis": {"help_text": BASIS_HELP}}
 
 
 class AIInvolvementSerializer(serializers.ModelSerializer):
@@ -155,6 +169,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
     incident = serializers.SlugRelatedField(slug_field="key", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     is_overdue = serializers.SerializerMethodField()
+    demo = serializers.BooleanField(source="incident.demo", read_only=True, help_text=DEMO_HELP)
 
     class Meta:
         model = ActionItem
@@ -173,9 +188,12 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "answers_why",
             "source_id",
             "disputed",
+            "basis",
+            "demo",
             "completed_at",
             "updated_at",
         ]
+        extra_kwargs = {"basis": {"help_text": BASIS_HELP}}
 
     def get_is_overdue(self, obj) -> bool:
         return obj.is_overdue()
@@ -200,7 +218,9 @@ class ControlSerializer(serializers.ModelSerializer):
             "dispute_note",
             "incidents",
             "sources",
+            "basis",
         ]
+        extra_kwargs = {"basis": {"help_text": BASIS_HELP}}
 
     def get_incidents(self, obj) -> list[str]:
         # Only incidents the caller may see: a control must not reveal a restricted one.
@@ -260,13 +280,17 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "regions",
             "ai_involved",
             "restricted",
+            "demo",
             "coe_status",
             "updated_at",
         ]
         # The schema says what each precision means and how a date is stored.
         extra_kwargs = {
-            name: {"help_text": PRECISION_HELP}
-            for name in ("time_precision", "detected_precision", "mitigated_precision", "resolved_precision")
+            **{
+                name: {"help_text": PRECISION_HELP}
+                for name in ("time_precision", "detected_precision", "mitigated_precision", "resolved_precision")
+            },
+            "demo": {"help_text": DEMO_HELP},
         }
 
     def get_url(self, obj) -> str:
@@ -459,6 +483,7 @@ class ActionItemInputSerializer(serializers.Serializer):
     answers_why = serializers.CharField(
         required=False, allow_blank=True, max_length=_prose_limit(ActionItem, "answers_why")
     )
+    basis = serializers.ChoiceField(choices=Basis.choices, required=False, help_text=BASIS_HELP)
 
     def validate_owner(self, value):
         """The username, as the user services.action_item_update takes."""

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import services
+from incidents import provenance, services
 from incidents.filters import ActionItemFilter, ControlFilter, IncidentFilter
 from incidents.models import (
     ActionItem,
@@ -406,15 +406,18 @@ class VocabularyView(APIView):
         "priority": v.Priority,
         "timeline_kind": v.TimelineKind,
         "actor_kind": v.ActorKind,
+        "basis": v.Basis,
     }
+    # Where a stored label would mislead read alone ("None" for CSET's "no AI harm"), the pages' words.
+    LABELS = {"harm_level": provenance.HARM_LEVEL_LABELS}
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         check_query_parameters(request, known=set())
-        body = {
-            name: [{"value": value, "label": label} for value, label in choices.choices]
-            for name, choices in self.VOCABULARIES.items()
-        }
+        body = {}
+        for name, vocab in self.VOCABULARIES.items():
+            labels = self.LABELS.get(name, {})
+            body[name] = [{"value": value, "label": labels.get(value, label)} for value, label in vocab.choices]
         body["autonomy_to_cset"] = {level.value: cset.value for level, cset in v.AUTONOMY_TO_CSET.items()}
         return Response(body)
 

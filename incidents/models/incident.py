@@ -435,7 +435,10 @@ class TimelineEvent(models.Model):
         constraints = [_choice_check("kind", TimelineKind), stored_range("timelineevent", "occurred_at")]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+        # As precisely as it is known (the history names events so): a date is never "00:00".
+        from incidents.times import event_time  # incidents.times reads this package's vocabulary
+
+        return f"{event_time(self).label()} {self.get_kind_display()}"
 
     def clean(self) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

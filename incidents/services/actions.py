@@ -18,7 +18,18 @@ from incidents.models.vocab import ACTION_STATUSES_CLOSED, ActionStatus
 from ._base import service, set_fields
 
 # What a caller may set; keys of `data` outside these are ignored. `owner` is a user or None.
-FIELDS = ("title", "description", "action_type", "priority", "owner", "due_date", "ticket_url", "answers_why", "status")
+FIELDS = (
+    "title",
+    "description",
+    "action_type",
+    "priority",
+    "owner",
+    "due_date",
+    "ticket_url",
+    "answers_why",
+    "status",
+    "basis",
+)
 # Empty text is "", never NULL.
 _TEXT = {"title", "description", "ticket_url", "answers_why"}
 

@@ -246,7 +246,7 @@ def ai_involvement_delete(*, user, involvement: AIInvolvement) -> None:
 
 # Impact figures. The dashboard does not read them.
 
-IMPACT_FIELDS = ("name", "value", "unit", "is_estimate", "as_of", "note", "source")
+IMPACT_FIELDS = ("name", "value", "unit", "is_estimate", "as_of", "note", "source", "basis")
 _IMPACT_TEXT = {"name", "unit", "note"}
 
 

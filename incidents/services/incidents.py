@@ -135,6 +135,7 @@ TIMELINE_FIELDS = (
     "actor_kind",
     "description",
     "source",
+    "basis",
     "moment",
 )
 

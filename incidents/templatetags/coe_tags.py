@@ -3,13 +3,15 @@ from datetime import timedelta
 from django import template
 
 from incidents.markdown import render_markdown
+from incidents.provenance import ours_marked
 
 register = template.Library()
 
 
 @register.filter
 def markdown(text):
-    return render_markdown(text)
+    # "Our reading:" begins the text's own statements among the reported ones: shown as a label.
+    return ours_marked(render_markdown(text))
 
 
 @register.filter

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import escape
 from django.views.decorators.http import require_http_methods, require_POST
 
-from incidents import services
+from incidents import provenance, services
 from incidents.forms import (
     ActionItemFormSet,
     CoeSectionsForm,
@@ -68,7 +68,7 @@ def _page_context(request, coe: CoeDocument, **extra) -> dict:
     # action item table, whatever the number of rows.
     prefetch_related_objects(
         [coe.incident],
-        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "source")),
         "timeline",
         "ai_involvements",
     )
@@ -494,11 +494,19 @@ def _whys_text(whys) -> str:
 @login_required
 def coe_export(request, key: str):
     coe = coe_for(request.user, key)
-    items = list(coe.incident.action_items.select_related("owner"))
+    items = list(coe.incident.action_items.select_related("owner", "source"))
     timeline = list(coe.incident.timeline.select_related("source"))
     text = render_to_string(
         "incidents/coe_export.md",
-        {"coe": coe, "incident": coe.incident, "sections": coe.section_items(), "items": items, "timeline": timeline},
+        {
+            "coe": coe,
+            "incident": coe.incident,
+            "sections": coe.section_items(),
+            "items": items,
+            "timeline": timeline,
+            "demo_label": provenance.DEMO_LABEL,
+            "demo_note": provenance.DEMO_NOTE,
+        },
     )
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{coe.incident.key}-COE.md"'
