@@ -24,6 +24,7 @@ from incidents.models import (
 from incidents.models.vocab import (
     ActionStatus,
     AttributionStatus,
+    Basis,
     ClaimedAIRole,
     CoeStatus,
     PrimaryCause,
@@ -99,8 +100,8 @@ class TestSources:
         assert not Claim.objects.filter(source__isnull=True).exists()
 
     def test_reported_corrective_actions_cite_a_source(self, seeded):
-        reported = ActionItem.objects.filter(description__startswith="Reported")
-        assert reported.exists()
+        reported = ActionItem.objects.filter(basis=Basis.REPORTED)
+        assert reported.filter(description__startswith="Reported").exists()
         assert not reported.filter(source__isnull=True).exists()
 
     def test_no_article_paths_are_invented_for_sites_named_only(self, seeded):
@@ -187,9 +188,14 @@ class TestTimes:
         assert kiro.reported_duration_source is not None
         assert kiro.duration == timedelta(hours=13)
 
-    def test_downdetector_counts_are_separate_figures(self, seeded):
-        figures = ImpactFigure.objects.filter(name="Downdetector reports").order_by("value")
-        assert [int(f.value) for f in figures] == [6_500_000, 11_000_000, 16_000_000]
+    def test_us_east_1_figures_keep_each_source(self, seeded):
+        incident = Incident.objects.get(external_id=us_east_1_2025.EXTERNAL_ID)
+        figures = incident.impact_figures.select_related("source")
+        assert {(f.name, f.source.publisher) for f in figures} == {
+            ("Downdetector reports", "BBC"),
+            ("Apps and sites affected", "BBC"),
+            ("Reported outage duration", "Bloomberg (via NDTV Profit)"),
+        }
 
 
 class TestActions:

@@ -8,7 +8,14 @@ auto_now timestamps and password hashes alone.
 The seed owns the fields it writes but not the collections: for many-to-many
 links, group memberships and contributing factors it adds what is missing and
 never removes what someone added in the app. The one exception is a COE's
-authors, set exactly so the approver can never end up among them.
+authors, set exactly so the approver can never end up among them. A record the
+seed renamed carries its former key (`formerly`), so a database seeded before
+is updated in place rather than given a second copy; a fact the seed withdrew
+(data.WITHDRAWN) is deleted from it.
+
+Free text is written in the seed as statements, each cited or marked as ours
+(incidents.seed.common), and rendered here into the text the pages show. Every
+seeded incident is demo data: its workflow states were made by demo users.
 
 It writes rows itself rather than through incidents.services: the seed is a
 record of the past, with the dates it happened (an item completed in April, a
@@ -28,11 +35,13 @@ from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import models, transaction
+from django.db.models import ProtectedError
 
 from incidents import figures, repeats
 from incidents.models import (
     SECTIONS,
     ActionItem,
+    AIFieldCitation,
     AIInvolvement,
     Claim,
     CoeDocument,
@@ -51,6 +60,7 @@ from incidents.models import (
 from incidents.roles import ROLES, ensure_roles
 
 from . import data
+from .common import Statement, render
 
 
 @dataclass
@@ -61,12 +71,13 @@ class SeedResult:
     updated: Counter = field(default_factory=Counter)
     unchanged: Counter = field(default_factory=Counter)
     links_added: Counter = field(default_factory=Counter)
+    withdrawn: Counter = field(default_factory=Counter)
     users_created: list[str] = field(default_factory=list)
     incident_keys: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
-        return bool(sum(self.created.values()) or sum(self.updated.values()) or sum(self.links_added.values()))
+        return any(sum(counter.values()) for counter in (self.created, self.updated, self.links_added, self.withdrawn))
 
     def labels(self) -> list[str]:
         return sorted(set(self.created) | set(self.updated) | set(self.unchanged))
@@ -106,15 +117,27 @@ class _Loader:
         self.tags: dict[str, Tag] = {}
         self.sources: dict[str, Source] = {}
         self.incidents: dict[str, Incident] = {}
+        self.citation_words: dict[str, str] = {}
 
     # --- generic helpers -------------------------------------------------
 
-    def upsert(self, model: type[models.Model], lookup: dict, values: dict) -> tuple[models.Model, bool]:
-        """get-or-create by `lookup`, then write `values` only if one differs; full_clean() before any save."""
+    def upsert(
+        self, model: type[models.Model], lookup: dict, values: dict, formerly: list[dict] = ()
+    ) -> tuple[models.Model, bool]:
+        """get-or-create by `lookup`, then write `values` only if one differs; full_clean() before any save.
+
+        `formerly` lists the lookup's earlier values (e.g. {"title": "an old title"}): a record found
+        under one of them is renamed in place.
+        """
         label = model._meta.label
         obj = model.objects.filter(**lookup).first()
+        for former in formerly:
+            if obj is not None:
+                break
+            obj = model.objects.filter(**{**lookup, **former}).first()
+            values = {**values, **lookup}
         if obj is None:
-            obj = model(**lookup, **values)
+            obj = model(**{**lookup, **values})
             obj.full_clean()
             obj.save()
             self.result.created[label] += 1
@@ -142,6 +165,11 @@ class _Loader:
     def source(self, key: str | None) -> Source | None:
         return self.sources[key] if key else None
 
+    def text(self, statements: list[Statement]) -> str:
+        if isinstance(statements, str):
+            raise TypeError(f"Write seeded text as statements, cited or ours, not a bare string: {statements!r}")
+        return render(statements, self.citation_words)
+
     def user(self, username: str | None):
         return self.users[username] if username else None
 
@@ -154,6 +182,7 @@ class _Loader:
         for spec in data.INCIDENTS:
             self.load_incident(spec)
         self.load_controls()
+        self.withdraw()
         return self.result
 
     def load_users(self) -> None:
@@ -198,7 +227,12 @@ class _Loader:
             self.add_links(team, "members", [self.users[u] for u in spec["members"]])
             self.teams[team.name] = team
         for name, team_name in data.SERVICES.items():
-            self.services[name], _ = self.upsert(Service, {"name": name}, {"team": self.teams[team_name]})
+            self.services[name], _ = self.upsert(
+                Service,
+                {"name": name},
+                {"team": self.teams[team_name]},
+                formerly=[{"name": old} for old in data.SERVICE_FORMER_NAMES.get(name, ())],
+            )
         for spec in data.REGIONS:
             self.regions[spec["code"]], _ = self.upsert(Region, {"code": spec["code"]}, {"name": spec["name"]})
         for name in data.TAGS:
@@ -206,15 +240,15 @@ class _Loader:
 
     def load_sources(self) -> None:
         for key, spec in data.SOURCES.items():
-            values = {k: v for k, v in spec.items() if k != "url"}
+            values = {k: v for k, v in spec.items() if k not in ("url", "cite_as")}
             self.sources[key], _ = self.upsert(Source, {"url": spec["url"]}, values)
+            self.citation_words[key] = spec["cite_as"]
 
     def load_incident(self, spec: dict) -> None:
         values = {
             name: spec[name]
             for name in (
                 "title",
-                "summary",
                 "severity",
                 "status",
                 "started_at",
@@ -223,19 +257,20 @@ class _Loader:
                 "mitigated_at",
                 "resolved_at",
                 "reported_duration",
-                "customer_impact",
                 "primary_cause",
                 "trigger_kind",
-                "trigger_text",
                 "harm_level",
                 "attribution_status",
                 "adopted_cause",
-                "adopted_cause_rationale",
             )
         }
+        for name in INCIDENT_TEXT_FIELDS:
+            values[name] = self.text(spec[name])
         values["team"] = self.teams[spec["team"]]
         values["owner"] = self.user(spec["owner"])
         values["reported_duration_source"] = self.source(spec["reported_duration_source"])
+        # The knowledge base is demo data: its COE approvals and action item progress are demo users' work.
+        values["demo"] = True
         incident, _ = self.upsert(Incident, {"external_id": spec["external_id"]}, values)
         self.incidents[spec["external_id"]] = incident
         self.result.incident_keys.append((incident.key, incident.title))
@@ -257,7 +292,7 @@ class _Loader:
                     "value": Decimal(figure["value"]),
                     "source": self.source(figure["source"]),
                 },
-                {k: figure[k] for k in ("unit", "is_estimate", "as_of", "note")},
+                {k: figure[k] for k in ("unit", "is_estimate", "as_of", "note", "basis")},
             )
 
         for event in spec["timeline"]:
@@ -266,7 +301,19 @@ class _Loader:
             self.upsert(
                 TimelineEvent,
                 {"incident": incident, "moment": event["moment"], "source": self.source(event["source"])},
-                {k: event[k] for k in ("occurred_at", "precision", "display_tz", "kind", "description", "actor_kind")},
+                {
+                    k: event[k]
+                    for k in (
+                        "occurred_at",
+                        "precision",
+                        "estimated",
+                        "display_tz",
+                        "kind",
+                        "description",
+                        "actor_kind",
+                        "basis",
+                    )
+                },
             )
 
         for claim in spec["claims"]:
@@ -274,30 +321,44 @@ class _Loader:
                 Claim,
                 {"incident": incident, "source": self.source(claim["source"]), "statement": claim["statement"]},
                 {k: claim[k] for k in ("claimant", "stance", "claimed_cause", "claimed_ai_role", "quote")},
+                formerly=[{"statement": old} for old in claim.get("formerly", ())],
             )
 
         for ai in spec["ai"]:
             involvement, _ = self.upsert(
                 AIInvolvement,
                 {"incident": incident, "agent_name": ai["agent_name"]},
-                {k: v for k, v in ai.items() if k not in ("agent_name", "evidence")},
+                {k: v for k, v in ai.items() if k not in AI_SEED_KEYS},
+                formerly=[{"agent_name": old} for old in ai.get("formerly", ())],
             )
             self.add_links(involvement, "evidence", [self.sources[key] for key in ai["evidence"]])
+            # Each field a source states is cited; the fields in ai["ours"] are our reading, left uncited.
+            for name, key in ai["cited"].items():
+                self.upsert(AIFieldCitation, {"involvement": involvement, "field": name}, {"source": self.sources[key]})
 
         for action in spec["actions"]:
-            values = {k: v for k, v in action.items() if k not in ("title", "owner", "team", "source")}
+            values = {k: v for k, v in action.items() if k not in ("title", "owner", "team", "source", "formerly")}
             values["owner"] = self.user(action["owner"])
             values["team"] = self.teams[action["team"]] if action["team"] else None
             values["source"] = self.source(action["source"])
-            self.upsert(ActionItem, {"incident": incident, "title": action["title"]}, values)
+            self.upsert(
+                ActionItem,
+                {"incident": incident, "title": action["title"]},
+                values,
+                formerly=[{"title": old} for old in action.get("formerly", ())],
+            )
 
         if spec.get("coe"):
             self.load_coe(incident, spec["coe"])
 
     def load_coe(self, incident: Incident, spec: dict) -> None:
-        values: dict[str, Any] = {section.key: spec["sections"].get(section.key, "") for section in SECTIONS}
+        values: dict[str, Any] = {section.key: self.text(spec["sections"].get(section.key, [])) for section in SECTIONS}
+        whys = [
+            {"cause": self.text(chain["cause"]), "links": [self.text(link) for link in chain["links"]]}
+            for chain in spec["whys"]
+        ]
         values.update(
-            whys=spec["whys"],
+            whys=whys,
             owner=self.user(spec["owner"]),
             approver=self.user(spec["approver"]),
             status=spec["status"],
@@ -306,13 +367,12 @@ class _Loader:
             approved_at=spec["approved_at"],
             published_at=spec["published_at"],
         )
+        values["created_at"] = spec["created_at"]
         coe, created = self.upsert(CoeDocument, {"incident": incident}, values)
         if created:
-            # created_at/updated_at are automatic; pin them to the story's
-            # dates once, so the document is not "written" after it was published.
-            CoeDocument.objects.filter(pk=coe.pk).update(
-                created_at=spec["created_at"], updated_at=spec["revision"]["saved_at"]
-            )
+            # updated_at is automatic; pin it to the story's date once, so the
+            # document is not "written" after it was published.
+            CoeDocument.objects.filter(pk=coe.pk).update(updated_at=spec["revision"]["saved_at"])
         authors = [self.users[name] for name in spec["authors"]]
         if set(coe.authors.values_list("pk", flat=True)) != {u.pk for u in authors}:
             coe.authors.set(authors)
@@ -320,7 +380,7 @@ class _Loader:
         coe.clean()  # Now that authors exist: the approver must not be one of them.
 
         snapshot: dict[str, Any] = {section.key: values[section.key] for section in SECTIONS}
-        snapshot["whys"] = spec["whys"]
+        snapshot["whys"] = whys
         revision = spec["revision"]
         self.upsert(
             CoeRevision,
@@ -336,8 +396,32 @@ class _Loader:
 
     def load_controls(self) -> None:
         for spec in data.CONTROLS:
-            values = {k: v for k, v in spec.items() if k not in ("name", "owner", "sources", "incidents")}
+            values = {
+                k: v for k, v in spec.items() if k not in ("name", "owner", "sources", "incidents", "description")
+            }
+            values["description"] = self.text(spec["description"])
             values["owner"] = self.user(spec["owner"])
             control, _ = self.upsert(Control, {"name": spec["name"]}, values)
             self.add_links(control, "sources", [self.sources[key] for key in spec["sources"]])
             self.add_links(control, "incidents", [self.incidents[ext] for ext in spec["incidents"]])
+
+    def withdraw(self) -> None:
+        """Delete what an earlier seed wrote and the knowledge base has since withdrawn."""
+        for model, lookup in data.WITHDRAWN:
+            deleted, _ = model.objects.filter(**lookup).delete()
+            if deleted:
+                self.result.withdrawn[model._meta.label] += deleted
+        for url in data.WITHDRAWN_SOURCE_URLS:
+            try:
+                with transaction.atomic():
+                    deleted, _ = Source.objects.filter(url=url).delete()
+            except ProtectedError:
+                continue  # Something entered in the app cites it: it stays.
+            if deleted:
+                self.result.withdrawn[Source._meta.label] += 1
+
+
+# Free text of an incident, written in the seed as statements (cited or ours).
+INCIDENT_TEXT_FIELDS = ("summary", "customer_impact", "trigger_text", "adopted_cause_rationale")
+# Keys of an AI involvement's seed entry that are not model fields.
+AI_SEED_KEYS = ("agent_name", "evidence", "cited", "ours", "formerly")

@@ -1,16 +1,17 @@
 """July 2025: the Replit agent deletes SaaStr's production database (DOMAIN.md 3.4).
 
 Dates only, so day precision. securie.ai is not used: its date and its
-hourly-backup restore contradict the primary accounts.
+hourly-backup restore contradict the primary accounts. Masad's response of
+2025-07-20 is not in the timeline: no source our notes name is its source.
 """
 
 from incidents.models.vocab import (
-    ActionClass,
     ActionStatus,
     ActionType,
     ActorKind,
     AIRole,
     AttributionStatus,
+    Basis,
     ClaimedAIRole,
     ContributingFactor,
     GateType,
@@ -27,16 +28,21 @@ from incidents.models.vocab import (
     TriState,
 )
 
-from .common import date, representative, ticket, utc
+from .common import cited, date, dated, ticket
+
+LEMKIN = "lemkin_thread"
+REPLIT = "replit_release"
 
 EXTERNAL_ID = "seed:replit-agent-saastr-db-deletion-2025-07"
 
 
-def _event(moment, when, kind, description, source, actor=ActorKind.UNKNOWN):
+def _event(moment, when, kind, description, source, actor=ActorKind.UNKNOWN, estimated=False, basis=Basis.REPORTED):
     return {
         "moment": moment,
         "occurred_at": when,
         "precision": TimePrecision.DAY,
+        "estimated": estimated,
+        "basis": basis,
         "display_tz": "UTC",
         "kind": kind,
         "description": description,
@@ -48,13 +54,20 @@ def _event(moment, when, kind, description, source, actor=ActorKind.UNKNOWN):
 INCIDENT = {
     "external_id": EXTERNAL_ID,
     "title": "Replit agent deletes SaaStr's production database during a code freeze",
-    "summary": (
-        "On 18 July 2025, Day 9 of Jason Lemkin's vibe-coding experiment, the Replit agent deleted the "
-        "production database (1,206 executives and 1,196 companies) during an explicit code and action freeze. "
-        "It then fabricated about 4,000 records and said rollback was impossible; the rollback did work. Replit "
-        'says apps used "a single database for development and live customer data"; it shipped development/'
-        "production database separation in beta on 21 July."
-    ),
+    "summary": [
+        cited(
+            "On 18 July 2025, Day 9 of Jason Lemkin's vibe-coding experiment, the Replit agent deleted the "
+            "production database (1,206 executives and 1,196 companies) during an explicit code and action freeze",
+            LEMKIN,
+        ),
+        cited("It fabricated about 4,000 records and said rollback was impossible", LEMKIN),
+        cited('"Replit was wrong, and the rollback did work"', "datapace_rollback"),
+        cited(
+            'Apps used "a single database for development and live customer data"; development/production '
+            "database separation shipped in beta on 21 July",
+            REPLIT,
+        ),
+    ],
     "severity": Severity.SEV1,
     "status": IncidentStatus.RESOLVED,
     "team": "Agent platform",
@@ -62,7 +75,7 @@ INCIDENT = {
     "services": ["Replit Agent", "SaaStr production database (Replit app)"],
     "regions": [],
     "tags": ["ai-agent", "data-loss", "vibe-coding"],
-    "started_at": representative(2025, 7, 18),
+    "started_at": dated(2025, 7, 18),
     "time_precision": TimePrecision.DAY,
     "detected_at": None,
     "mitigated_at": None,
@@ -70,18 +83,23 @@ INCIDENT = {
     "resolved_at": None,
     "reported_duration": None,
     "reported_duration_source": None,
-    "customer_impact": (
-        "The production database holding 1,206 executives and 1,196 companies was deleted; the agent fabricated "
-        "about 4,000 records (Lemkin's thread). Restored by rollback on 18 or 19 July (Lemkin, quoted by "
-        "datapace.ai)."
-    ),
+    "customer_impact": [
+        cited(
+            "The production database holding 1,206 executives and 1,196 companies was deleted; the agent "
+            "fabricated about 4,000 records",
+            LEMKIN,
+        ),
+        cited("The rollback did work, on 18 or 19 July", "datapace_rollback"),
+    ],
     "primary_cause": PrimaryCause.ACCESS_CONTROL,
     "trigger_kind": TriggerKind.AGENT_ACTION,
-    "trigger_text": "The agent deleted the production database during an explicit code and action freeze.",
+    "trigger_text": [
+        cited("The agent deleted the production database during an explicit code and action freeze", LEMKIN),
+    ],
     "harm_level": HarmLevel.EVENT,
     "attribution_status": AttributionStatus.UNDISPUTED,
     "adopted_cause": "",
-    "adopted_cause_rationale": "",
+    "adopted_cause_rationale": [],
     "sources": [
         "lemkin_thread",
         "tomcomp_windows_central",
@@ -104,7 +122,8 @@ INCIDENT = {
             "is_estimate": False,
             "as_of": None,
             "note": "",
-            "source": "lemkin_thread",
+            "source": LEMKIN,
+            "basis": Basis.REPORTED,
         },
         {
             "name": "Company records in the deleted database",
@@ -113,7 +132,8 @@ INCIDENT = {
             "is_estimate": False,
             "as_of": None,
             "note": "",
-            "source": "lemkin_thread",
+            "source": LEMKIN,
+            "basis": Basis.REPORTED,
         },
         {
             "name": "Records fabricated by the agent",
@@ -122,77 +142,79 @@ INCIDENT = {
             "is_estimate": True,
             "as_of": None,
             "note": "'About 4,000'.",
-            "source": "lemkin_thread",
+            "source": LEMKIN,
+            "basis": Basis.REPORTED,
         },
     ],
     "timeline": [
         _event(
             "replit-safest-place-blog",
-            representative(2025, 7, 8),
+            dated(2025, 7, 8),
             TimelineKind.CONTEXT,
             'Replit blog post "Safest Place for Vibe Coding".',
             "theaifiles_replit_blog",
         ),
         _event(
             "experiment-starts",
-            representative(2025, 7, 12),
+            dated(2025, 7, 10),
             TimelineKind.CONTEXT,
-            "About 12 July: the vibe-coding experiment starts (18 July is Day 9).",
-            "lemkin_thread",
+            "Day 1 of the vibe-coding experiment, counted back from 18 July being Day 9; no source gives the "
+            "start date.",
+            LEMKIN,
             ActorKind.HUMAN,
+            estimated=True,
+            basis=Basis.READING,
         ),
         _event(
             "database-deleted",
-            representative(2025, 7, 18),
+            dated(2025, 7, 18),
             TimelineKind.AGENT_ACTION,
             "The agent deletes the production database during an explicit code and action freeze.",
-            "lemkin_thread",
+            LEMKIN,
             ActorKind.AI_AGENT,
         ),
+        # The thread also says the agent fabricated about 4,000 records; no source dates that.
         _event(
             "agent-misreports-rollback",
-            representative(2025, 7, 18),
+            dated(2025, 7, 18),
             TimelineKind.AGENT_ACTION,
-            "The agent fabricates about 4,000 records and says rollback is impossible.",
-            "lemkin_thread",
+            "The agent says rollback is impossible.",
+            LEMKIN,
             ActorKind.AI_AGENT,
         ),
         _event(
             "rollback-works",
-            representative(2025, 7, 18),
+            dated(2025, 7, 18),
             TimelineKind.MITIGATION,
             "18 or 19 July (accounts differ by a day): the rollback works.",
             "datapace_rollback",
             ActorKind.HUMAN,
-        ),
-        _event(
-            "ceo-responds",
-            representative(2025, 7, 20),
-            TimelineKind.COMMUNICATION,
-            'Replit\'s CEO, Amjad Masad, calls the deletion "unacceptable" and refunds Lemkin.',
-            "replit_release",
-            ActorKind.HUMAN,
+            estimated=True,
         ),
         _event(
             "dev-prod-split-ships",
-            representative(2025, 7, 21),
+            dated(2025, 7, 21),
             TimelineKind.MITIGATION,
             "Development/production database separation ships in beta.",
-            "replit_release",
+            REPLIT,
             ActorKind.HUMAN,
         ),
     ],
     "claims": [
         {
             "claimant": "Jason Lemkin (SaaStr)",
-            "source": "lemkin_thread",
+            "source": LEMKIN,
             "stance": Stance.ASSERTS,
             "claimed_cause": "",
             "claimed_ai_role": ClaimedAIRole.EXECUTOR,
             "statement": (
+                "The Replit agent deleted the production database during an explicit code and action freeze; it "
+                "fabricated about 4,000 records and said rollback was impossible."
+            ),
+            "formerly": [
                 "The Replit agent deleted the production database during an explicit code and action freeze, "
                 "then fabricated records and said rollback was impossible."
-            ),
+            ],
             "quote": "",
         },
         {
@@ -206,14 +228,18 @@ INCIDENT = {
         },
         {
             "claimant": "Replit",
-            "source": "replit_release",
+            "source": REPLIT,
             "stance": Stance.ASSERTS,
             "claimed_cause": PrimaryCause.ACCESS_CONTROL,
             "claimed_ai_role": ClaimedAIRole.EXECUTOR,
             "statement": (
+                "Apps used a single database for development and live customer data; development and production "
+                "databases are now separated (in beta)."
+            ),
+            "formerly": [
                 "Apps used one database for development and live customer data, so the agent could reach "
                 "production data; development and production are now separated."
-            ),
+            ],
             "quote": "a single database for development and live customer data",
         },
     ],
@@ -223,26 +249,29 @@ INCIDENT = {
             "vendor": "Replit",
             "role": AIRole.EXECUTOR,
             "autonomy_level": "",  # The sources do not name a mode.
-            # The freeze was an instruction to the agent, not an approval step
-            # the platform enforced.
-            "gate_present": TriState.NO,
-            "gate_type": GateType.NONE,
+            # The sources describe no approval step, nor its absence.
+            "gate_present": TriState.UNKNOWN,
+            "gate_type": GateType.UNKNOWN,
             "gate_bypassed": TriState.UNKNOWN,
+            # Our reading: it deleted the production database, so it could write to production.
             "permissions_held": PermissionScope.WRITE_PROD,
             "permissions_inherited": TriState.UNKNOWN,
             "action_taken": (
                 "Deleted the production database (1,206 executives, 1,196 companies) during an explicit code and "
-                "action freeze, then fabricated about 4,000 records and said rollback was impossible. The sources "
-                "do not give the exact command."
+                "action freeze, and said rollback was impossible. The sources do not give the exact command."
             ),
-            "action_class": ActionClass.DESTRUCTIVE_SQL,
+            # The sources do not say how it deleted the database (SQL or otherwise).
+            "action_class": "",
             "reversible": TriState.YES,
             "excessive_functionality": False,
             "excessive_permissions": True,
             "excessive_autonomy": True,
-            "evidence": ["lemkin_thread", "datapace_rollback", "replit_release", "tomcomp_windows_central"],
+            "evidence": [LEMKIN, "datapace_rollback", REPLIT, "tomcomp_windows_central"],
+            "cited": {"agent_name": LEMKIN, "role": LEMKIN, "action_taken": LEMKIN, "reversible": "datapace_rollback"},
+            "ours": ["permissions_held"],
         }
     ],
+    # Every status, owner and due date below is demo workflow, not Replit's progress.
     "actions": [
         {
             "title": "Separate development and production databases automatically",
@@ -252,12 +281,13 @@ INCIDENT = {
             "status": ActionStatus.DONE,
             "owner": "reviewer",
             "team": "Agent platform",
-            "due_date": date(2025, 7, 31),
-            "completed_at": utc(2025, 7, 21, 12, 0),
+            "due_date": None,
+            "completed_at": None,
             "ticket_url": ticket(501),
             "answers_why": "One database served development and live customer data.",
-            "source": "replit_release",
+            "source": REPLIT,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
             "title": "Staging environments for Replit apps",
@@ -271,8 +301,9 @@ INCIDENT = {
             "completed_at": None,
             "ticket_url": ticket(502),
             "answers_why": "Changes went straight to the live app.",
-            "source": "replit_release",
+            "source": REPLIT,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
             "title": 'Planning / "chat-only" mode for the agent',
@@ -285,13 +316,15 @@ INCIDENT = {
             "due_date": date(2026, 6, 30),
             "completed_at": None,
             "ticket_url": ticket(503),
-            "answers_why": "A code freeze was only an instruction; nothing enforced it.",
-            "source": "replit_release",
+            "answers_why": "The agent acted during an explicit code and action freeze.",
+            "source": REPLIT,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
-            "title": "Internal documentation for the agent on database access and rollback",
-            "description": "Announced by Replit as better internal docs.",
+            "title": "Better internal documentation",
+            "formerly": ["Internal documentation for the agent on database access and rollback"],
+            "description": "Announced by Replit: better internal docs.",
             "action_type": ActionType.PROCESS,
             "priority": Priority.P3,
             "status": ActionStatus.OPEN,
@@ -301,8 +334,9 @@ INCIDENT = {
             "completed_at": None,
             "ticket_url": ticket(504),
             "answers_why": "The agent reported rollback as impossible when it worked.",
-            "source": "replit_release",
+            "source": REPLIT,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
     ],
     "coe": None,

@@ -12,6 +12,7 @@ from incidents.models.vocab import (
     ActionType,
     ActorKind,
     AttributionStatus,
+    Basis,
     ContributingFactor,
     HarmLevel,
     IncidentStatus,
@@ -24,7 +25,9 @@ from incidents.models.vocab import (
     TriggerKind,
 )
 
-from .common import PACIFIC, date, pacific, ticket
+from .common import PACIFIC, cited, date, ours, pacific, ticket
+
+AWS = "aws_101925"
 
 EXTERNAL_ID = "seed:aws-us-east-1-dynamodb-dns-2025-10"
 
@@ -36,25 +39,34 @@ def _event(moment, when, kind, description, source, actor=ActorKind.UNKNOWN):
         "moment": moment,
         "occurred_at": when,
         "precision": TimePrecision.MINUTE,
+        "estimated": False,
         "display_tz": PACIFIC,
         "kind": kind,
         "description": description,
         "actor_kind": actor,
         "source": source,
+        "basis": Basis.REPORTED,
     }
 
 
 INCIDENT = {
     "external_id": EXTERNAL_ID,
     "title": "AWS us-east-1 outage: empty DynamoDB DNS record and cascading EC2 and NLB failures",
-    "summary": (
-        "From 11:48 PM PDT on 19 October to 2:20 PM PDT on 20 October 2025, a latent race condition in "
-        "DynamoDB's DNS management automation left the regional endpoint with an empty DNS record that the "
-        "automation did not repair. DynamoDB API errors lasted until 2:40 AM; EC2's DropletWorkflow Manager "
-        "then entered congestive collapse (launch failures until 10:36 AM), and Network Load Balancer health "
-        "checks flapped (connection errors 5:30 AM to 2:09 PM). Press reports counted more than 1,000 apps and "
-        "sites affected."
-    ),
+    "summary": [
+        cited(
+            "From 11:48 PM PDT on 19 October to 2:20 PM PDT on 20 October 2025, a latent race condition in "
+            "DynamoDB's DNS management automation left the regional endpoint with an empty DNS record that the "
+            "automation failed to repair",
+            AWS,
+        ),
+        cited(
+            "DynamoDB API errors lasted until 2:40 AM; EC2's DropletWorkflow Manager then entered congestive "
+            "collapse (launch failures until 10:36 AM), and Network Load Balancer health checks flapped "
+            "(connection errors 5:30 AM to 2:09 PM)",
+            AWS,
+        ),
+        cited("More than 1,000 apps and sites were affected", "bbc_us_east_1"),
+    ],
     "severity": Severity.SEV1,
     "status": IncidentStatus.RESOLVED,
     "team": "Database platform",
@@ -64,39 +76,50 @@ INCIDENT = {
     "tags": ["dns", "automation", "metastable-failure"],
     "started_at": pacific(2025, 10, 19, 23, 48),
     "time_precision": TimePrecision.MINUTE,
-    # AWS's summary gives no detection time, only when the cause was found.
+    # AWS's summary gives no detection time, only when the cause was found, and no single
+    # mitigation: DNS was restored at 2:25 AM, when EC2's launch failures began, and NLB's errors
+    # began after it. The timeline keeps each step.
     "detected_at": None,
-    "mitigated_at": pacific(2025, 10, 20, 2, 25),
+    "mitigated_at": None,
     "resolved_at": pacific(2025, 10, 20, 14, 20),
     "reported_duration": None,
     "reported_duration_source": None,
-    "customer_impact": (
-        "AWS impact periods (PDT): DynamoDB API errors 11:48 PM to 2:40 AM; EC2 launch failures 2:25 AM to "
-        "10:36 AM, with new instances having connectivity problems until 1:50 PM; NLB connection errors 5:30 AM "
-        "to 2:09 PM; Redshift restored 21 October 4:05 AM (time from a conversion) (AWS summary). More than "
-        "1,000 apps and sites affected and over 11M Downdetector reports (BBC, via a mirror); about 15 hours "
-        "and hundreds of companies (Bloomberg, via ndtvprofit.com). Named: Snapchat, Reddit, Fortnite, Roblox, "
-        "Coinbase, Robinhood, Venmo, Ring (press); Delta and United (evrimagaci.org, summarising BBC and "
-        "Reuters; heraldtimes.org)."
-    ),
+    "customer_impact": [
+        cited(
+            "Impact periods (PDT): DynamoDB API errors 11:48 PM to 2:40 AM; EC2 launch failures 2:25 AM to "
+            "10:36 AM, with new instances having connectivity problems until 1:50 PM; NLB connection errors "
+            "5:30 AM to 2:09 PM; Redshift restored on 21 October at 4:05 AM (a time from a markdown conversion "
+            "of the summary or blogs quoting it)",
+            AWS,
+        ),
+        cited("More than 1,000 apps and sites affected, and over 11M Downdetector reports", "bbc_us_east_1"),
+        cited("About 15 hours, and hundreds of companies", "ndtvprofit_bloomberg"),
+        cited("Delta and United were among them", "evrimagaci_airlines", "heraldtimes_airlines"),
+        ours(
+            "Other companies named in the press coverage, which our notes do not tie to one outlet: Snapchat, "
+            "Reddit, Fortnite, Roblox, Coinbase, Robinhood, Venmo, Ring"
+        ),
+    ],
     "primary_cause": PrimaryCause.AUTOMATION_DEFECT,
     "trigger_kind": TriggerKind.CONFIG_PUSH,
-    "trigger_text": (
-        "A delayed DNS Enactor applied an old DNS plan; another Enactor's clean-up then deleted that plan along "
-        "with all the IP addresses of the regional endpoint (AWS summary)."
-    ),
+    "trigger_text": [
+        cited(
+            "A delayed DNS Enactor applied an old DNS plan; another Enactor's clean-up then deleted that plan "
+            "along with all the IP addresses of the regional endpoint",
+            AWS,
+        ),
+    ],
     "harm_level": HarmLevel.NONE,
     "attribution_status": AttributionStatus.UNDISPUTED,
     "adopted_cause": "",
-    "adopted_cause_rationale": "",
+    "adopted_cause_rationale": [],
     "sources": [
-        "aws_101925",
+        AWS,
         "ppcland_status",
         "bbc_us_east_1",
         "ndtvprofit_bloomberg",
         "evrimagaci_airlines",
         "heraldtimes_airlines",
-        "downdetector",
     ],
     "factors": [
         ContributingFactor.LATENT_BUG,
@@ -110,30 +133,13 @@ INCIDENT = {
         # Our notes record no time of day for any of them, so as_of is empty.
         {
             "name": "Downdetector reports",
-            "value": "6500000",
-            "unit": "reports",
-            "is_estimate": False,
-            "as_of": None,
-            "note": "An earlier count in the day; time of day and relaying outlet not recorded.",
-            "source": "downdetector",
-        },
-        {
-            "name": "Downdetector reports",
             "value": "11000000",
             "unit": "reports",
             "is_estimate": True,
             "as_of": None,
             "note": "'Over 11M'; time of day not recorded.",
             "source": "bbc_us_east_1",
-        },
-        {
-            "name": "Downdetector reports",
-            "value": "16000000",
-            "unit": "reports",
-            "is_estimate": False,
-            "as_of": None,
-            "note": "A later count in the day; time of day and relaying outlet not recorded.",
-            "source": "downdetector",
+            "basis": Basis.REPORTED,
         },
         {
             "name": "Apps and sites affected",
@@ -143,6 +149,7 @@ INCIDENT = {
             "as_of": None,
             "note": "'More than 1,000'.",
             "source": "bbc_us_east_1",
+            "basis": Basis.REPORTED,
         },
         {
             "name": "Reported outage duration",
@@ -152,6 +159,7 @@ INCIDENT = {
             "as_of": None,
             "note": "'About 15 hours'; AWS's own span is 11:48 PM to 2:20 PM PDT, about 14.5 hours.",
             "source": "ndtvprofit_bloomberg",
+            "basis": Basis.REPORTED,
         },
     ],
     "timeline": [
@@ -160,7 +168,7 @@ INCIDENT = {
             pacific(2025, 10, 19, 23, 48),
             TimelineKind.START,
             "The DynamoDB regional endpoint's DNS record is empty; DynamoDB API errors begin.",
-            "aws_101925",
+            AWS,
             ActorKind.AUTOMATION,
         ),
         # Conflicting times, kept side by side under one moment.
@@ -177,7 +185,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 0, 38),
             TimelineKind.CAUSE_IDENTIFIED,
             "Cause identified (AWS summary).",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
@@ -185,7 +193,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 1, 15),
             TimelineKind.MITIGATION,
             "Partial mitigation in place" + _CONVERTED + ".",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
@@ -201,7 +209,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 2, 25),
             TimelineKind.MITIGATION,
             "DynamoDB DNS information restored (AWS summary).",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
@@ -209,7 +217,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 2, 25),
             TimelineKind.START,
             "EC2 instance launch failures begin (DropletWorkflow Manager, DWFM).",
-            "aws_101925",
+            AWS,
             ActorKind.AUTOMATION,
         ),
         _event(
@@ -217,7 +225,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 2, 40),
             TimelineKind.MITIGATION,
             "DynamoDB API errors end; DynamoDB recovered.",
-            "aws_101925",
+            AWS,
             ActorKind.UNKNOWN,
         ),
         _event(
@@ -225,7 +233,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 4, 14),
             TimelineKind.MITIGATION,
             "Engineers throttle incoming work and restart DWFM hosts.",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
@@ -233,7 +241,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 5, 28),
             TimelineKind.MITIGATION,
             "DWFM leases restored" + _CONVERTED + ".",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
@@ -241,7 +249,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 5, 30),
             TimelineKind.START,
             "Network Load Balancer health checks flap; NLB connection errors begin.",
-            "aws_101925",
+            AWS,
             ActorKind.AUTOMATION,
         ),
         _event(
@@ -249,7 +257,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 9, 36),
             TimelineKind.MITIGATION,
             "NLB automatic health-check failover disabled" + _CONVERTED + ".",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
@@ -257,7 +265,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 10, 37),
             TimelineKind.MITIGATION,
             "EC2 launches succeed again.",
-            "aws_101925",
+            AWS,
             ActorKind.UNKNOWN,
         ),
         _event(
@@ -265,7 +273,7 @@ INCIDENT = {
             pacific(2025, 10, 20, 13, 50),
             TimelineKind.MITIGATION,
             "EC2 fully recovered; new instances' connectivity problems end.",
-            "aws_101925",
+            AWS,
             ActorKind.UNKNOWN,
         ),
         _event(
@@ -273,15 +281,15 @@ INCIDENT = {
             pacific(2025, 10, 20, 14, 9),
             TimelineKind.MITIGATION,
             "NLB automatic failover re-enabled; NLB connection errors end" + _CONVERTED + ".",
-            "aws_101925",
+            AWS,
             ActorKind.HUMAN,
         ),
         _event(
             "all-recovered",
             pacific(2025, 10, 20, 14, 20),
             TimelineKind.RESOLUTION,
-            "Event ends: all AWS services recovered (AWS summary).",
-            "aws_101925",
+            "Event ends (AWS summary).",
+            AWS,
             ActorKind.UNKNOWN,
         ),
         _event(
@@ -297,14 +305,14 @@ INCIDENT = {
             pacific(2025, 10, 21, 4, 5),
             TimelineKind.RESOLUTION,
             "Redshift restored" + _CONVERTED + ".",
-            "aws_101925",
+            AWS,
             ActorKind.UNKNOWN,
         ),
     ],
     "claims": [
         {
             "claimant": "AWS",
-            "source": "aws_101925",
+            "source": AWS,
             "stance": Stance.ASSERTS,
             "claimed_cause": PrimaryCause.AUTOMATION_DEFECT,
             "claimed_ai_role": "",
@@ -319,7 +327,7 @@ INCIDENT = {
         },
         {
             "claimant": "AWS",
-            "source": "aws_101925",
+            "source": AWS,
             "stance": Stance.ASSERTS,
             "claimed_cause": PrimaryCause.CAPACITY_OVERLOAD,
             "claimed_ai_role": "",
@@ -331,6 +339,7 @@ INCIDENT = {
         },
     ],
     "ai": [],
+    # Every status, owner and due date below is demo workflow, not AWS's progress.
     "actions": [
         {
             "title": "Disable the DynamoDB DNS Planner and DNS Enactor automation worldwide",
@@ -343,12 +352,13 @@ INCIDENT = {
             "status": ActionStatus.DONE,
             "owner": "omar",
             "team": "Database platform",
-            "due_date": date(2025, 10, 31),
+            "due_date": None,
             "completed_at": None,
             "ticket_url": ticket(201),
-            "answers_why": "The DNS automation's race condition could empty a live endpoint record.",
-            "source": "aws_101925",
+            "answers_why": "The DNS automation's race condition left the endpoint's record empty.",
+            "source": AWS,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
             "title": "Fix the DNS Enactor race condition and add plan protections before re-enabling the automation",
@@ -362,12 +372,13 @@ INCIDENT = {
             "completed_at": None,
             "ticket_url": ticket(202),
             "answers_why": "Latent race between a delayed Enactor and another Enactor's clean-up.",
-            "source": "aws_101925",
+            "source": AWS,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
             "title": "Add a velocity control mechanism to NLB health-check failover",
-            "description": "Reported by AWS: limit how fast NLB removes capacity when health checks fail.",
+            "description": 'Reported by AWS: an NLB "velocity control mechanism".',
             "action_type": ActionType.PREVENT,
             "priority": Priority.P1,
             "status": ActionStatus.OPEN,
@@ -376,13 +387,14 @@ INCIDENT = {
             "due_date": date(2026, 8, 31),
             "completed_at": None,
             "ticket_url": ticket(203),
-            "answers_why": "Flapping health checks removed healthy capacity with no rate limit.",
-            "source": "aws_101925",
+            "answers_why": "NLB health checks flapped.",
+            "source": AWS,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
             "title": "Build a DWFM recovery test suite",
-            "description": "Reported by AWS, since DWFM had no established operational recovery procedure.",
+            "description": "Reported by AWS: a DWFM recovery test suite.",
             "action_type": ActionType.MITIGATE,
             "priority": Priority.P1,
             "status": ActionStatus.OPEN,
@@ -392,12 +404,13 @@ INCIDENT = {
             "completed_at": None,
             "ticket_url": ticket(204),
             "answers_why": "No established operational recovery procedure for DWFM's congestive collapse.",
-            "source": "aws_101925",
+            "source": AWS,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
         {
             "title": "Throttle EC2 data propagation by queue size",
-            "description": "Reported by AWS.",
+            "description": "Reported by AWS: queue-size-based throttling of EC2 data propagation.",
             "action_type": ActionType.PREVENT,
             "priority": Priority.P2,
             "status": ActionStatus.IN_PROGRESS,
@@ -406,9 +419,10 @@ INCIDENT = {
             "due_date": date(2026, 10, 30),
             "completed_at": None,
             "ticket_url": ticket(205),
-            "answers_why": "A backlog of work pushed DWFM into congestive collapse.",
-            "source": "aws_101925",
+            "answers_why": "DWFM's congestive collapse.",
+            "source": AWS,
             "disputed": False,
+            "basis": Basis.REPORTED,
         },
     ],
     "coe": None,
