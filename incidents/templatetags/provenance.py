@@ -5,6 +5,7 @@
 {{ record|basis_text }}         the same in plain text, for Markdown
 {% demo_mark incident %}        "Demo workflow" beside a COE approval or an action item's progress
 {% demo_note incident %}        the page's note saying what of a demo incident is demo
+{% demo_label %}, {% demo_note_text %}   the same words in plain text (Markdown)
 {% ai_field_source ai "role" %}  the source cited for one AI involvement field, or "our reading"
 {{ text|ours_marked }}           plain text with its "Our reading:" markers labelled (Markdown: the
                                 markdown filter does it)
@@ -72,6 +73,17 @@ def demo_note(incident):
         provenance.DEMO_LABEL,
         provenance.DEMO_NOTE,
     )
+
+
+@register.simple_tag
+def demo_label() -> str:
+    return provenance.DEMO_LABEL
+
+
+@register.simple_tag
+def demo_note_text() -> str:
+    """The note in plain text (Markdown), its label first."""
+    return f"{provenance.DEMO_LABEL}: {provenance.DEMO_NOTE}"
 
 
 @register.simple_tag

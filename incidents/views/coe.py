@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import escape
 from django.views.decorators.http import require_http_methods, require_POST
 
-from incidents import provenance, services
+from incidents import services
 from incidents.forms import (
     ActionItemFormSet,
     CoeSectionsForm,
@@ -504,8 +504,6 @@ def coe_export(request, key: str):
             "sections": coe.section_items(),
             "items": items,
             "timeline": timeline,
-            "demo_label": provenance.DEMO_LABEL,
-            "demo_note": provenance.DEMO_NOTE,
         },
     )
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
