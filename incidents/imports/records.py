@@ -45,6 +45,7 @@ class ImportedIncident:
     status: str = ""
     started_at: datetime | None = None
     time_precision: str = "minute"
+    started_estimated: bool = False  # the start is inferred (e.g. from when the postmortem was written)
     detected_at: datetime | None = None
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None

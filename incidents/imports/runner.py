@@ -1,0 +1,177 @@
+"""An import job run: its files read, each postmortem previewed or written, progress and report kept.
+
+- A dry run writes each postmortem exactly as the real run would and rolls it back, so its preview
+  (create, update or unchanged, and every warning) is what confirming will do, failures included.
+- The real run writes each postmortem in its own transaction (services.imports.incident_import): a
+  bad one fails alone, with its reason, and the rest import.
+- Progress (processed of total, counts) is saved on the ImportJob as it goes, at most a few times a
+  second, so a page polling it and the command line show it; the per-file report is saved at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from incidents.models.imports import ImportFormat, ImportJob, ImportState
+from incidents.services.imports import ImportOutcome, ImportRefused, incident_import
+
+from . import readers, sources
+from .records import ImportedIncident, ReadFailure
+
+logger = logging.getLogger(__name__)
+
+# How often progress is written to the job while it runs.
+PROGRESS_EVERY_SECONDS = 0.5
+
+Progress = Callable[[ImportJob], None]
+
+
+def source_files(job: ImportJob) -> Iterator[sources.SourceFile | ReadFailure]:
+    """The job's files: its upload (a zip's members), or the paths the command line named."""
+    wanted = readers.accepts(job.format or None)
+    if job.upload:
+        with job.upload.open("rb") as handle:
+            data = handle.read()
+        yield from sources.upload_files(job.original_name or Path(job.upload.name).name, data, wanted=wanted)
+    else:
+        yield from sources.path_files(job.options.get("paths", []), wanted=wanted)
+
+
+def _options(job: ImportJob) -> dict:
+    options = dict(job.options)
+    if job.mapping is not None and "columns" not in options:
+        options["columns"] = job.mapping.columns
+    return options
+
+
+def read_items(job: ImportJob) -> list[ImportedIncident | ReadFailure]:
+    """Every postmortem (or failure) the job's files hold, in the order read."""
+    options = _options(job)
+    items: list[ImportedIncident | ReadFailure] = []
+    for file in source_files(job):
+        if isinstance(file, ReadFailure):
+            items.append(file)
+            continue
+        try:
+            items.extend(readers.read(file, fmt=job.format or None, options=options))
+        except Exception as error:  # a reader's bug must cost its file, not the import
+            logger.exception("Reading %s failed", file.name)
+            items.append(ReadFailure(file.name, f"Could not be read: {error}"))
+    return items
+
+
+def run_job(job: ImportJob, *, on_progress: Progress | None = None) -> ImportJob:
+    """Run `job` (a dry run or the real thing) to the end and return it with its report."""
+    job.state, job.started_at, job.error = ImportState.RUNNING, timezone.now(), ""
+    job.processed = job.created_count = job.updated_count = job.unchanged_count = 0
+    job.warning_count = job.failed_count = 0
+    job.report = []
+    job.save()
+    try:
+        if job.format == ImportFormat.JSON:
+            _run_json(job)
+        else:
+            _run_items(job, read_items(job), on_progress=on_progress)
+    except Exception as error:
+        logger.exception("Import job %s failed", job.pk)
+        job.state, job.error = ImportState.FAILED, f"{type(error).__name__}: {error}"
+    else:
+        job.state = ImportState.DONE
+    job.finished_at = timezone.now()
+    job.save()
+    if on_progress:
+        on_progress(job)
+    return job
+
+
+def _run_items(job: ImportJob, items: list, *, on_progress: Progress | None) -> None:
+    job.total = len(items)
+    _save_progress(job)
+    last = time.monotonic()
+    for item in items:
+        entry = _run_one(item, user=job.created_by, dry_run=job.dry_run)
+        _count(job, entry)
+        job.report.append(entry)
+        job.processed += 1
+        if time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+            _save_progress(job)
+            if on_progress:
+                on_progress(job)
+            last = time.monotonic()
+
+
+def _save_progress(job: ImportJob) -> None:
+    job.save(
+        update_fields=[
+            "total",
+            "processed",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "warning_count",
+            "failed_count",
+        ]
+    )
+
+
+def _count(job: ImportJob, entry: dict) -> None:
+    field = {"create": "created_count", "update": "updated_count", "unchanged": "unchanged_count"}.get(
+        entry["action"], "failed_count"
+    )
+    setattr(job, field, getattr(job, field) + 1)
+    job.warning_count += len(entry["warnings"])
+
+
+def _run_one(item: ImportedIncident | ReadFailure, *, user, dry_run: bool) -> dict:
+    if isinstance(item, ReadFailure):
+        return {"origin": item.origin, "action": "failed", "reason": item.reason, "warnings": []}
+    entry = {
+        "origin": item.origin,
+        "external_id": item.external_id,
+        "title": item.title,
+        "mapped": [list(pair) for pair in item.mapped],
+        "notes": [heading for heading, _ in item.notes],
+        "events": len(item.timeline),
+        "action_items": len(item.action_items),
+    }
+    try:
+        with transaction.atomic():
+            outcome: ImportOutcome = incident_import(item=item, user=user)
+            if dry_run:
+                transaction.set_rollback(True)
+    except (ImportRefused, ValidationError, DatabaseError) as error:
+        return {**entry, "action": "failed", "reason": _reason(error), "warnings": list(item.warnings)}
+    except Exception as error:  # one file's surprise must not stop the others
+        logger.exception("Importing %s failed", item.origin)
+        return {**entry, "action": "failed", "reason": f"{type(error).__name__}: {error}", "warnings": []}
+    entry.update(action=outcome.action, warnings=[*item.warnings, *outcome.warnings])
+    if not dry_run and outcome.incident is not None:
+        entry["key"] = outcome.incident.key
+    return entry
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        if hasattr(error, "message_dict"):
+            return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
+        return " ".join(error.messages)
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _run_json(job: ImportJob) -> None:
+    """Our own JSON export is restored whole by its own loader (incidents/imports/json_format.py)."""
+    from . import json_format
+
+    path = job.upload.path if job.upload else job.options["paths"][0]
+    result = json_format.import_file(path, dry_run=job.dry_run)
+    job.report = list(result.report_entries())
+    job.total = job.processed = len(job.report)
+    for entry in job.report:
+        _count(job, {"warnings": entry.get("warnings", []), "action": entry.get("action", "failed")})
