@@ -477,6 +477,8 @@ def search(user, text: str, filters: dict[str, str] | None = None, *, page: int 
 
 # Similar past incidents, for the incident page.
 SIMILAR_LIMIT = 5
+# How many of the latest earlier incidents each reason (service, cause, words) puts forward to be scored.
+SIMILAR_CANDIDATES = 50
 
 
 @dataclass
@@ -499,38 +501,51 @@ def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -
 
     Close text: at least two of this incident's title words appear (stemmed) in the other's
     title, summary, impact or trigger. Score: a shared service 2, the same cause 2, each shared
-    word 0.5. One query.
+    word 0.5; ties go to the latest. One query.
+
+    Only a bounded set is scored: the latest `SIMILAR_CANDIDATES` earlier incidents sharing a
+    service, the latest with the same cause and the latest sharing a title word, each read newest
+    first from an index (docs/search.md). A common word or cause no longer means scoring a third of
+    the knowledge base; the price is that an older incident is suggested only if it is among the
+    latest of one of the three.
     """
     service_ids = [s.pk for s in incident.services.all()]
     cause = incident.primary_cause if incident.primary_cause != PrimaryCause.UNDETERMINED else None
     words = _title_words(incident.title)
-    others = Incident.objects.visible_to(user).exclude(pk=incident.pk).filter(started_at__lt=incident.started_at)
-    # Candidates first, each part able to use an index (the service link, the cause, the GIN
-    # index), so only they are scored: the page does not read the whole knowledge base.
+    earlier = (
+        Incident.objects.visible_to(user)
+        .exclude(pk=incident.pk)
+        .filter(started_at__lt=incident.started_at)
+        .order_by("-started_at", "-id")
+    )
+    link = Incident.services.through.objects.filter(incident_id=OuterRef("pk"), service_id__in=service_ids)
     parts = []
     if service_ids:
-        parts.append(Incident.services.through.objects.filter(service_id__in=service_ids).values("incident_id"))
+        parts.append(earlier.filter(Exists(link)))
     if cause:
-        parts.append(Incident.objects.filter(primary_cause=cause).values("pk"))
+        parts.append(earlier.filter(primary_cause=cause))
     if words:
         any_word = SearchQuery(" or ".join(words), search_type="websearch", config=CONFIG)
-        parts.append(Incident.objects.filter(search_vector=any_word).values("pk"))
+        parts.append(earlier.filter(search_vector=any_word))
     if not parts:
         return []
-    others = others.filter(pk__in=parts[0].order_by().union(*(part.order_by() for part in parts[1:])))
-    shared = Exists(Incident.services.through.objects.filter(incident_id=OuterRef("pk"), service_id__in=service_ids))
+    latest = [part.values("pk")[:SIMILAR_CANDIDATES] for part in parts]
+    candidates = latest[0].union(*latest[1:]) if len(latest) > 1 else latest[0]
     shared_words = Value(0)
     for word in words:
         condition = SearchVectorExact(VECTOR, SearchQuery(word, search_type="plain", config=CONFIG))
         shared_words = shared_words + Case(When(condition, then=Value(1)), default=Value(0))
     close_enough = min(2, len(words)) if words else 1000
     found = (
-        others.annotate(
-            same_service=shared if service_ids else Value(False),
+        Incident.objects.filter(pk__in=candidates)
+        .annotate(
+            same_service=Exists(link) if service_ids else Value(False),
             same_cause=ExpressionWrapper(Q(primary_cause=cause), output_field=BooleanField())
             if cause
             else Value(False),
             shared_words=ExpressionWrapper(shared_words, output_field=IntegerField()),
+            # The panel links to the lessons of an approved COE; the rest of the COE is not read.
+            coe_approved_at=F("coe__approved_at"),
         )
         .annotate(
             score=Case(When(same_service=True, then=Value(2.0)), default=Value(0.0))
@@ -538,8 +553,7 @@ def similar_incidents(incident: Incident, user, *, limit: int = SIMILAR_LIMIT) -
             + F("shared_words") * Value(0.5)
         )
         .filter(Q(same_service=True) | Q(same_cause=True) | Q(shared_words__gte=close_enough))
-        .select_related("coe")
-        .order_by("-score", "-started_at")[:limit]
+        .order_by("-score", "-started_at", "-id")[:limit]
     )
     result = []
     for other in found:

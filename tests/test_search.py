@@ -368,6 +368,16 @@ class TestSimilar:
         assert history.unrelated.key not in by_key
         assert history.later.key not in by_key  # only past incidents
 
+    def test_only_the_latest_of_each_reason_are_scored(self, history, outsider, monkeypatch):
+        monkeypatch.setattr(search, "SIMILAR_CANDIDATES", 1)
+        found = [s.incident.key for s in search.similar_incidents(history.current, outsider)]
+        # The latest on the service, the latest with the cause, and the latest sharing a title word
+        # ("resolver": `both`, which also shares the service and the cause); `close_text` would score,
+        # but an incident sharing a word came later.
+        assert found == [history.both.key, history.same_service.key, history.same_cause.key]
+        monkeypatch.setattr(search, "SIMILAR_CANDIDATES", 2)
+        assert history.close_text.key in {s.incident.key for s in search.similar_incidents(history.current, outsider)}
+
     def test_restricted_ones_only_for_people_allowed(self, history, outsider, reviewer):
         assert history.secret.key not in {s.incident.key for s in search.similar_incidents(history.current, outsider)}
         assert history.secret.key in {s.incident.key for s in search.similar_incidents(history.current, reviewer)}

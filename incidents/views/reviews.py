@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Permission
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 
-from incidents.models import CoeDocument
+from incidents.models import CoeDocument, Incident
 from incidents.models.incident import signed_in
 from incidents.models.vocab import CoeStatus
 
@@ -19,8 +19,13 @@ APPROVE = "incidents.approve_coedocument"
 
 
 def in_review_for(user) -> QuerySet[CoeDocument]:
-    """COEs in review on incidents the user may see, that the user did not write (the two-person rule)."""
-    return CoeDocument.objects.visible_to(user).filter(status=CoeStatus.IN_REVIEW).exclude(authors=user)
+    """COEs in review on incidents the user may see, that the user did not write (the two-person rule).
+
+    "Not of an incident hidden from the user" (a few restricted ids) rather than a join with every
+    visible incident: with the partial index of COEs in review, the count is read from that index.
+    """
+    hidden = Incident.objects.hidden_from(user)
+    return CoeDocument.objects.filter(status=CoeStatus.IN_REVIEW).exclude(incident__in=hidden).exclude(authors=user)
 
 
 def awaiting_review(user) -> QuerySet[CoeDocument]:
@@ -44,8 +49,9 @@ def waiting_count(user) -> int | None:
     granted = Permission.objects.filter(content_type__app_label=app_label, codename=codename).filter(
         Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
     )
-    # One group of rows (all in review), counted; no row when nothing waits.
-    counted = in_review_for(user).order_by().values("status").annotate(n=Count("pk")).values("n")
+    # Grouped by a constant, that is not grouped: one row, the count (grouping by the status would
+    # read each COE's row for it instead of the index alone).
+    counted = in_review_for(user).order_by().annotate(one=Value(1)).values("one").annotate(n=Count("pk")).values("n")
     approves, waiting = (
         get_user_model()
         .objects.filter(pk=user.pk)
