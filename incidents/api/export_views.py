@@ -4,6 +4,7 @@ select, as the token's user may see it (a read-scope token is enough)."""
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from incidents.exports.export import export_knowledge_base
@@ -14,7 +15,7 @@ from .permissions import TokenScopeAllows
 
 
 class _ExportView(APIView):
-    permission_classes = [TokenScopeAllows]
+    permission_classes = [IsAuthenticated, TokenScopeAllows]
     export_format = ""
 
     def get(self, request):
@@ -23,7 +24,7 @@ class _ExportView(APIView):
                 user=request.user, format=self.export_format, query=request.META.get("QUERY_STRING", "")
             )
         except ExportError as error:
-            raise ValidationError({"detail": str(error)}) from None
+            raise ValidationError({"filter": [str(error)]}) from None
         return download(export)
 
 
