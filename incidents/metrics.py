@@ -301,17 +301,22 @@ def _round(value):
     return round(value) if value is not None else None
 
 
-COE_STATES = ("approved_within_target", "approved_late", "awaiting_approval")
+COE_STATES = ("approved_within_target", "approved_late", "awaiting_approval", "imported_not_judged")
+# An imported incident's COE was written (and approved, or not) in another tool, maybe years before it
+# came here: the timeliness figures judge this team's own COEs and count imported ones apart.
+JUDGED = Q(imported_at__isnull=True)
 
 
 def coe_incidents(incidents: QuerySet[Incident], state: str) -> QuerySet[Incident]:
-    """Resolved incidents whose COE was approved within the target, late, or not yet.
+    """Resolved incidents whose COE was approved within the target, late, or not yet; or imported ones.
 
     Days run from the incident's resolution to the COE's approval; a COE
     approved before the resolution counts as zero days.
     """
     target = timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
-    resolved = incidents.filter(resolved_at__isnull=False)
+    if state == "imported_not_judged":
+        return incidents.filter(resolved_at__isnull=False).exclude(JUDGED)
+    resolved = incidents.filter(JUDGED, resolved_at__isnull=False)
     if state == "approved_within_target":
         return resolved.filter(coe__approved_at__lte=F("resolved_at") + target)
     if state == "approved_late":
@@ -329,7 +334,7 @@ def whole_set(incidents: QuerySet[Incident], user) -> dict:
     resolution to approval (NULL, and so skipped, where there is no approval).
     """
     target = timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
-    resolved = Q(resolved_at__isnull=False)
+    resolved = Q(resolved_at__isnull=False) & JUDGED
     aggregates = {}
     for i, cause in enumerate(PrimaryCause.values):
         aggregates[f"cause_{i}"] = Count("id", filter=Q(primary_cause=cause))
@@ -339,6 +344,7 @@ def whole_set(incidents: QuerySet[Incident], user) -> dict:
         coe_approved=Count("id", filter=resolved & Q(coe__approved_at__isnull=False)),
         coe_within=Count("id", filter=resolved & Q(coe__approved_at__lte=F("resolved_at") + target)),
         coe_awaiting=Count("id", filter=resolved & Q(coe__approved_at__isnull=True)),
+        coe_imported=Count("id", filter=Q(resolved_at__isnull=False) & ~JUDGED),
         repeats=Count("id", filter=repeat_q(user)),
     )
     # Intervals, filtered to the approved ones (a COE approved before the resolution counts as
@@ -369,6 +375,7 @@ def coe_timeliness(row: dict) -> dict:
         "median_days_to_approval": round(p50, 1) if p50 is not None else None,
         "p90_days_to_approval": round(p90, 1) if p90 is not None else None,
         "share_approved_within_target": round(row["coe_within"] / approved, 4) if approved else None,
+        "imported_not_judged": row["coe_imported"],
     }
 
 

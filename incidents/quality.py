@@ -679,6 +679,11 @@ def _owner(data: _Input) -> _Result:
 @_rule("L12", "Drafted soon after resolution", required=False, source="SRE Workbook ch. 10")
 def _drafted_promptly(data: _Input) -> _Result:
     result = _Result()
+    # An imported postmortem was drafted in another tool, maybe years before it came here: its delay
+    # says nothing about this team's practice now.
+    if getattr(data.incident, "imported_at", None):
+        result.info.append("Not judged: imported")
+        return result
     resolved_at = getattr(data.incident, "resolved_at", None)
     if not resolved_at:
         result.info.append("The incident has no resolution time yet")

@@ -311,8 +311,11 @@ def _late_coes(*, today: date, period: str, opted_out: set[int]) -> Iterator[_Cl
     # not the clock, so sweep(today=...) agrees with itself.
     deadline = today - timedelta(days=settings.COE_APPROVAL_TARGET_DAYS)
     person = ("owner_id", "owner__email", "owner__is_active")
+    # An imported COE came as a draft from a tool where it was finished long ago: it is not late here.
     late = CoeDocument.objects.filter(
-        incident__resolved_at__date__lt=deadline, status__in=[CoeStatus.DRAFT, CoeStatus.IN_REVIEW]
+        incident__resolved_at__date__lt=deadline,
+        incident__imported_at__isnull=True,
+        status__in=[CoeStatus.DRAFT, CoeStatus.IN_REVIEW],
     ).values_list("id", *person, *(f"incident__{column}" for column in person))
     for coe_id, *candidates in late.iterator(chunk_size=STREAM_CHUNK):
         # The COE's owner; the incident's owner only when the COE has none

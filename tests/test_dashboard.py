@@ -266,6 +266,7 @@ class TestFigures:
             "median_days_to_approval": 12.5,
             "p90_days_to_approval": 18.5,
             "share_approved_within_target": 0.5,
+            "imported_not_judged": 0,
         }
         # R's COE is in review: one more awaiting approval.
         assert figures(leader)["coe_timeliness"]["awaiting_approval"] == 3

@@ -628,8 +628,12 @@ def build_figures(m: dict, links: Links, *, period: Period, today: date) -> list
                         numeric=True,
                     ),
                 ],
+                [
+                    Cell("imported_not_judged", text="Imported from earlier tools, not judged"),
+                    _num(coe["imported_not_judged"], coe_links["imported_not_judged"]),
+                ],
             ]
-            if coe["approved"] or coe["awaiting_approval"]
+            if coe["approved"] or coe["awaiting_approval"] or coe["imported_not_judged"]
             else [],
             lead=(
                 f"Days from resolution to approval: median {_days(coe['median_days_to_approval'])}, "
@@ -648,7 +652,7 @@ def build_figures(m: dict, links: Links, *, period: Period, today: date) -> list
                             "label": "Resolved incidents",
                             "data": [coe["approved_within_target"], late, coe["awaiting_approval"]],
                             "colors": [COLORS["good"], COLORS["late"], COLORS["neutral"]],
-                            "links": [coe_links[s] for s in metrics.COE_STATES],
+                            "links": [coe_links[s] for s in metrics.COE_STATES[:3]],
                         }
                     ],
                     unit="incidents",
@@ -1024,6 +1028,7 @@ COE_SUBSET_TEXT = {
     "approved_within_target": "the COE was approved within {target} days of resolution",
     "approved_late": "the COE was approved more than {target} days after resolution",
     "awaiting_approval": "resolved, and the COE is not yet approved",
+    "imported_not_judged": "imported from an earlier tool, so its COE's timeliness is not judged",
 }
 ITEM_SUBSET_TEXT = {
     "open": "an action item is open",
