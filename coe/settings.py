@@ -118,6 +118,13 @@ if not env_bool("DB_JIT", default=False):
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 3600, minimum=0)
 DASHBOARD_MAX_AGE_SECONDS = env_int("DASHBOARD_MAX_AGE_SECONDS", 120, minimum=1)
 DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 10, minimum=1)
+# Parameters bound by the server, and a statement run DB_PREPARE_THRESHOLD times on a connection is
+# prepared there: planned once, not on every request (planning the API detail cost more than running
+# it: the detail 3.3 -> 1.9 ms in-process, bench/README.md). Off behind a pooler in transaction mode
+# (PgBouncer before 1.21), where a prepared statement may not be on the next transaction's connection.
+if env_bool("DB_PREPARED_STATEMENTS", default=True):
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.update(server_side_binding=True, prepare_threshold=env_int("DB_PREPARE_THRESHOLD", 5, minimum=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -149,6 +156,9 @@ AUDITLOG_DISABLE_ON_RAW_SAVE = True
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Requests with a token that is not valid, per client address (incidents/api/authentication.py).
 API_THROTTLE_BAD_TOKEN = env_str("API_THROTTLE_BAD_TOKEN", "20/minute")
+# How long a process trusts a token's row it has just read (incidents/models/tokens.py): a revoked token or a
+# deactivated user is refused at once by the process that changed it, and by the others within this time.
+API_TOKEN_MEMORY_SECONDS = env_int("API_TOKEN_MEMORY_SECONDS", 1, minimum=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/incidents/"
 LOGOUT_REDIRECT_URL = "login"

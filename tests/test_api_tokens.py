@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from incidents.api.permissions import TokenScopeAllows
-from incidents.models import ApiToken, Incident, TokenScope
+from incidents.models import ApiToken, Incident, TokenScope, tokens
 
 from .factories import IncidentFactory, UserFactory
 
@@ -166,7 +166,8 @@ class TestBearerAuthentication:
     def test_a_revoked_token_is_401(self, reviewer):
         token, plain = issue(reviewer)
         client = bearer(plain)
-        assert client.get(INCIDENTS).status_code == 200
+        for _ in range(2):
+            assert client.get(INCIDENTS).status_code == 200
         token.revoke()
         assert ApiToken.objects.get().revoked_at is not None
         response = client.get(INCIDENTS)
@@ -323,3 +324,57 @@ class TestScopes:
         request.auth = None
         request.user = AnonymousUser()
         assert TokenScopeAllows().has_permission(request, view=None) is True
+
+
+class TestRememberedTokens:
+    """A process trusts a token's row it has just read for API_TOKEN_MEMORY_SECONDS (incidents/models/tokens.py)."""
+
+    @pytest.fixture(autouse=True)
+    def _one_second(self, settings):
+        settings.API_TOKEN_MEMORY_SECONDS = 1
+        tokens.forget_recent_tokens()
+        yield
+        tokens.forget_recent_tokens()
+
+    def test_a_token_used_again_at_once_costs_no_lookup(self, reviewer, django_assert_num_queries):
+        _, plain = issue(reviewer)
+        client = bearer(plain)
+        # The first use records the time (and drops the remembered row, now out of date); the second reads it again.
+        for _ in range(2):
+            assert client.get(f"{INCIDENTS}?page_size=1").status_code == 200
+        # 1. the page of incidents (the token's row is remembered)
+        with django_assert_num_queries(1):
+            assert client.get(f"{INCIDENTS}?page_size=1").status_code == 200
+
+    def test_a_revoked_token_is_refused_at_once_by_the_process_that_revoked_it(self, reviewer):
+        token, plain = issue(reviewer)
+        client = bearer(plain)
+        for _ in range(2):
+            assert client.get(INCIDENTS).status_code == 200
+        token.revoke()
+        assert client.get(INCIDENTS).status_code == 401
+
+    def test_a_change_made_elsewhere_is_seen_once_the_memory_runs_out(self, reviewer, monkeypatch):
+        _, plain = issue(reviewer)
+        client = bearer(plain)
+        for _ in range(2):  # the second use is the one remembered (see above)
+            assert client.get(INCIDENTS).status_code == 200
+        # Another process deactivates the user: this one has not heard of it.
+        type(reviewer).objects.filter(pk=reviewer.pk).update(is_active=False)
+        assert client.get(INCIDENTS).status_code == 200
+        later = tokens.time.monotonic() + 1.01
+        monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
+        assert client.get(INCIDENTS).status_code == 401
+
+    def test_the_secret_is_checked_on_every_request(self, reviewer):
+        _, plain = issue(reviewer)
+        assert bearer(plain).get(INCIDENTS).status_code == 200
+        assert bearer(plain[:-2] + ("xx" if not plain.endswith("xx") else "yy")).get(INCIDENTS).status_code == 401
+
+    def test_with_no_memory_every_request_reads_the_row(self, reviewer, settings):
+        settings.API_TOKEN_MEMORY_SECONDS = 0
+        _, plain = issue(reviewer)
+        client = bearer(plain)
+        assert client.get(INCIDENTS).status_code == 200
+        type(reviewer).objects.filter(pk=reviewer.pk).update(is_active=False)
+        assert client.get(INCIDENTS).status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import time
 
 from django.conf import settings
 from django.db import connection, models
@@ -47,17 +48,47 @@ def _lookup_statement(alias: str) -> tuple[str, tuple, int]:
     return sql, params, params.index(_KEY_PLACEHOLDER)
 
 
+# Rows of tokens this process looked up lately: key id -> (monotonic time it was read, row).
+_recent: dict[str, tuple[float, tuple]] = {}
+_RECENT_MAX = 1000
+
+
+def forget_recent_tokens(**kwargs) -> None:
+    """Drop what _lookup remembers (a token or a user changed, in this process)."""
+    _recent.clear()
+
+
+def _row(key_id: str) -> tuple | None:
+    """The token-with-user row, read from the database at most once per API_TOKEN_MEMORY_SECONDS per process.
+
+    Every API request authenticates; under load nearly all of them carry a token this process has just
+    seen, and reading its row again was a round trip per request (a sixth of the API detail's time).
+    Only rows of usable tokens are remembered, their secret's hash still checked on every request; a token
+    revoked, or a user deactivated, stops working at once in this process and within that time in others.
+    """
+    now = time.monotonic()
+    seconds = settings.API_TOKEN_MEMORY_SECONDS
+    if seconds and (kept := _recent.get(key_id)) is not None and now - kept[0] < seconds:
+        return kept[1]
+    sql, params, position = _lookup_statement(connection.alias)
+    params = (*params[:position], key_id, *params[position + 1 :])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is not None and seconds:
+        if len(_recent) >= _RECENT_MAX:
+            _recent.clear()
+        _recent[key_id] = (now, row)
+    return row
+
+
 def _lookup(key_id: str) -> ApiToken | None:
     """Every API request authenticates: the lookup skips building and compiling a queryset.
 
     The row holds the token's concrete columns and then the user's, as select_related
     selects them; PostgreSQL's driver already returns them as Python values.
     """
-    sql, params, position = _lookup_statement(connection.alias)
-    params = (*params[:position], key_id, *params[position + 1 :])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = _row(key_id)
     if row is None:
         return None
     token_fields = ApiToken._meta.concrete_fields
@@ -123,6 +154,7 @@ class ApiToken(models.Model):
         """Stop the token working from now on (saved at once; revoking again keeps the first time)."""
         now = timezone.now()
         ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
+        forget_recent_tokens()
         self.revoked_at = ApiToken.objects.filter(pk=self.pk).values_list("revoked_at", flat=True).first() or now
 
     def touch(self) -> None:
@@ -131,3 +163,4 @@ class ApiToken(models.Model):
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+            _recent.pop(self.key_id, None)  # or every request until it is read again would update it
