@@ -285,7 +285,7 @@ SOURCES = {
         "note": f"Read via news9live.com, openclawai.io and cybernative.ai. {_NOT_RECORDED}",
     },
     "aihola_retail": {
-        "cite_as": "CNBC and the FT, via aihola.com",
+        "cite_as": "aihola.com, relaying CNBC and the FT",
         "url": "https://aihola.com/",
         "title": "aihola.com on CNBC's and the FT's reporting of Amazon's retail incidents (title not recorded)",
         "publisher": "aihola.com",
