@@ -75,3 +75,15 @@ def refresh_dashboard(user_id: int, preset: str, day: str) -> None:
 def sweep_on_start(sender, **kwargs):
     """After a restart nothing that was due is skipped: sweep as soon as a worker is up."""
     sender.app.send_task("incidents.sweep_reminders")
+
+
+# An import of thousands of files takes minutes: its own limits, not the reminders'. A job is claimed
+# once (pending to running); a redelivery after a worker died finds it running and leaves it, and
+# importing it again (each postmortem is found by its id) creates nothing twice.
+@shared_task(name="incidents.run_import", acks_late=True, soft_time_limit=3540, time_limit=3600)
+def run_import(job_id: int) -> str | None:
+    """Run an import job, a dry run or the real thing (incidents/imports/runner.py)."""
+    from .imports.runner import run_claimed
+
+    job = run_claimed(job_id)
+    return job.state if job is not None else None

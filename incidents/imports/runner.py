@@ -175,3 +175,11 @@ def _run_json(job: ImportJob) -> None:
     job.total = job.processed = len(job.report)
     for entry in job.report:
         _count(job, {"warnings": entry.get("warnings", []), "action": entry.get("action", "failed")})
+
+
+def run_claimed(job_id: int, *, on_progress: Progress | None = None) -> ImportJob | None:
+    """Run the job if it is still waiting (a Celery task's entry); None if someone else has it."""
+    if not ImportJob.objects.filter(pk=job_id, state=ImportState.PENDING).update(state=ImportState.RUNNING):
+        return None
+    job = ImportJob.objects.select_related("created_by", "mapping").get(pk=job_id)
+    return run_job(job, on_progress=on_progress)

@@ -21,15 +21,17 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from incidents.imports.records import ImportedIncident
-from incidents.models import ActionItem, CoeDocument, CoeRevision, Incident, Team, TimelineEvent
+from incidents.models import ActionItem, CoeDocument, CoeRevision, ImportJob, Incident, Team, TimelineEvent
 from incidents.models.bounds import validate_web_url
 from incidents.models.coe import SECTION_KEYS
 from incidents.models.vocab import (
@@ -345,3 +347,31 @@ def _coe(incident: Incident, item: ImportedIncident, *, user, written_at, digest
         note=_REVISION_NOTE.format(digest=digest, origin=item.origin)[:200],
         data=coe_snapshot(coe),
     )
+
+
+def import_job_start(job: ImportJob) -> None:
+    """Run the saved job in a Celery worker, once the transaction that saved it commits."""
+    from incidents.tasks import run_import
+
+    transaction.on_commit(partial(run_import.delay, job.pk))
+
+
+@service(dashboard=False)
+def import_job_confirm(*, dry_run: ImportJob, user) -> ImportJob:
+    """The real run of what `dry_run` previewed: its upload, format and columns. Once: confirming again
+    (a second click, a second tab) finds the run the first confirmation started."""
+    ImportJob.objects.select_for_update().filter(pk=dry_run.pk).first()
+    started = ImportJob.objects.filter(options__confirms=dry_run.pk).first()
+    if started is not None:
+        return started
+    job = ImportJob.objects.create(
+        created_by=user,
+        format=dry_run.format,
+        dry_run=False,
+        upload=dry_run.upload.name,
+        original_name=dry_run.original_name,
+        mapping=dry_run.mapping,
+        options={**dry_run.options, "confirms": dry_run.pk},
+    )
+    import_job_start(job)
+    return job
