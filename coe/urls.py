@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents import health
+from incidents.mcp.http import McpView
 from incidents.views import dashboard, search
 
 # Under /api/ errors answer the API's JSON shape, elsewhere Django's pages.
@@ -29,4 +30,6 @@ urlpatterns = [
     path("api/v1/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # The MCP server for AI agents (docs/mcp.md); with or without the slash, as clients are configured either way.
+    re_path(r"^mcp/?$", McpView.as_view(), name="mcp"),
 ]

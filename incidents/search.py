@@ -295,8 +295,8 @@ def _page_number(page) -> int | None:
     return min(number, MAX_PAGE) if number >= 1 else None
 
 
-def _results(user, text: str, filters: dict[str, str], page) -> tuple[list, Page]:
-    base = _apply_filters(Incident.objects.visible_to(user), filters)
+def _results(user, text: str, filters: dict[str, str], page, among: QuerySet[Incident] | None) -> tuple[list, Page]:
+    base = _apply_filters((among if among is not None else Incident.objects).visible_to(user), filters)
     number = _page_number(page)
     groups, ranked = _search(base, text, number or 1)
     facet_values = _facet_values(groups, filters)
@@ -459,12 +459,21 @@ class _CountedPaginator(Paginator):
         return self._known_count
 
 
-def search(user, text: str, filters: dict[str, str] | None = None, *, page: int | str | None = 1) -> SearchResults:
+def search(
+    user,
+    text: str,
+    filters: dict[str, str] | None = None,
+    *,
+    page: int | str | None = 1,
+    among: QuerySet[Incident] | None = None,
+) -> SearchResults:
+    """The matches among the incidents `user` may see, or among `among` of them (a narrower set, e.g. the
+    list's filters by service or period), ranked, with facets and snippets."""
     text = (text or "").strip()[:200]
     filters = filters or {}
     if not text:
         return SearchResults(text, filters, None, [], [])
-    facet_values, page_obj = _results(user, text, filters, page)
+    facet_values, page_obj = _results(user, text, filters, page, among)
     incidents = list(page_obj.object_list)
     results = []
     if incidents:
