@@ -34,7 +34,7 @@ SELECT i.id, i.key, i.title, i.severity, i.status, i.primary_cause, i.attributio
        ARRAY(SELECT r.code FROM incidents_incident_regions x JOIN incidents_region r ON r.id = x.region_id
              WHERE x.incident_id = i.id ORDER BY r.code),
        (SELECT 1 FROM incidents_aiinvolvement a WHERE a.incident_id = i.id LIMIT 1) IS NOT NULL,
-       i.restricted,
+       i.restricted, i.demo,
        (SELECT c.status FROM incidents_coedocument c WHERE c.incident_id = i.id),
        i.updated_at
 FROM incidents_incident i {{join}}
@@ -68,6 +68,7 @@ LIST_FIELDS = (
     "regions",
     "ai_involved",
     "restricted",
+    "demo",
     "coe_status",
     "updated_at",
 )
@@ -81,7 +82,7 @@ _UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
 
 _DETAIL = f"""
 SELECT i.key, i.title, i.severity, i.status, i.primary_cause, i.attribution_status, i.adopted_cause, i.harm_level,
-       {_TIMES}, i.restricted, i.updated_at, i.summary, i.customer_impact, i.trigger_kind, i.trigger_text,
+       {_TIMES}, i.restricted, i.demo, i.updated_at, i.summary, i.customer_impact, i.trigger_kind, i.trigger_text,
        i.adopted_cause_rationale, i.reported_duration, i.created_at,
        json_build_object(
         'services', ARRAY(SELECT s.name FROM incidents_incident_services x JOIN incidents_service s
@@ -97,12 +98,12 @@ SELECT i.key, i.title, i.severity, i.status, i.primary_cause, i.attribution_stat
         'coe_status', (SELECT c.status FROM incidents_coedocument c WHERE c.incident_id = i.id),
         'impact_figures', (SELECT COALESCE(json_agg(json_build_object(
             'id', f.id, 'name', f.name, 'value', f.value::text, 'unit', f.unit, 'is_estimate', f.is_estimate,
-            'as_of', {_UTC.format("f.as_of")}, 'note', f.note, 'source_id', f.source_id)
+            'as_of', {_UTC.format("f.as_of")}, 'note', f.note, 'source_id', f.source_id, 'basis', f.basis)
             ORDER BY f.name, f.as_of, f.id), '[]') FROM incidents_impactfigure f WHERE f.incident_id = i.id),
         'timeline', (SELECT COALESCE(json_agg(json_build_object(
             'id', t.id, 'incident', i.key, 'occurred_at', {_UTC.format("t.occurred_at")}, 'precision', t.precision,
             'estimated', t.estimated, 'display_tz', t.display_tz, 'kind', t.kind, 'actor_kind', t.actor_kind,
-            'description', t.description, 'moment', t.moment, 'source_id', t.source_id)
+            'description', t.description, 'moment', t.moment, 'source_id', t.source_id, 'basis', t.basis)
             ORDER BY t.occurred_at, t.id), '[]') FROM incidents_timelineevent t WHERE t.incident_id = i.id),
         'ai_involvements', (SELECT COALESCE(json_agg(json_build_object(
             'id', a.id, 'agent_name', a.agent_name, 'vendor', a.vendor, 'role', a.role,
@@ -151,6 +152,7 @@ DETAIL_FIELDS = (
     "harm_level",
     *LIST_FIELDS[9:21],
     "restricted",
+    "demo",
     "updated_at",
     "summary",
     "customer_impact",

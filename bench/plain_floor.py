@@ -127,6 +127,7 @@ def list_body(cursor, *, host: str, path: str, query: str, uid: int | None) -> b
                 "regions": item["regions"],
                 "ai_involved": item["ai_involved"],
                 "restricted": item["restricted"],
+                "demo": item["demo"],
                 "coe_status": item["coe_status"],
                 "updated_at": item["updated_at"],
             }
@@ -175,6 +176,7 @@ def detail_body(cursor, *, host: str, key: str, uid: int | None) -> bytes | None
         "regions": parts["regions"],
         "ai_involved": bool(parts["ai_involvements"]),
         "restricted": item["restricted"],
+        "demo": item["demo"],
         "coe_status": parts["coe_status"],
         "updated_at": item["updated_at"],
         "summary": item["summary"],
@@ -205,6 +207,8 @@ def detail_body(cursor, *, host: str, key: str, uid: int | None) -> bytes | None
 
 def application(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/healthz":
+        return _answer(start_response, "200 OK", b'{"ok":true}')
     if not path.startswith("/api/v1/incidents/"):
         return _answer(start_response, "404 Not Found", b'{"detail":"Not found."}')
     user = _user(environ)
