@@ -71,6 +71,7 @@ class _Reading:
         self.map = known
         self.item = ImportedIncident(external_id="", origin=origin)
         self.url = ""
+        self.given_id = ""
 
     def read(self, meta: dict, body: str, digest: str) -> ImportedIncident:
         item = self.item
@@ -84,7 +85,7 @@ class _Reading:
         if not item.title:
             item.title = _title_from_name(self.origin)
             item.warnings.append(f"Missing title: named after the file ({item.title!r}).")
-        item.external_id = self._external_id(meta, digest)
+        item.external_id = self._external_id(digest)
         self._start_from_elsewhere(body)
         item.timeline.sort(key=lambda event: event.occurred_at)
         return item
@@ -100,6 +101,8 @@ class _Reading:
 
     def _front_matter(self, meta: dict) -> None:
         item = self.item
+        _, given_id = self._take(meta, "external_id")
+        self.given_id = _one_line(given_id)
         _, title = self._take(meta, "title")
         item.title = _one_line(title)
         _, self.url = self._take(meta, "url")
@@ -143,6 +146,8 @@ class _Reading:
         item.tags.extend(_names(company))
         _, team = self._take(meta, "team")
         item.team = _one_line(team)
+        # Keys with no value say nothing; the others are kept, verbatim.
+        meta = {key: value for key, value in meta.items() if value not in (None, "", [], {})}
         if meta:
             dumped = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False)
             item.notes.append(("Front matter", f"```yaml\n{dumped.strip()}\n```"))
@@ -151,11 +156,9 @@ class _Reading:
         if warning:
             self.item.warnings.append(warning)
 
-    def _external_id(self, meta: dict, digest: str) -> str:
-        for key in self.map.front_matter.get("external_id", ()):
-            if key in meta and str(meta[key]).strip():
-                self.item.mapped.append((f"front matter: {key}", "external_id"))
-                return _bounded_id(str(meta[key]).strip(), "id")
+    def _external_id(self, digest: str) -> str:
+        if self.given_id:
+            return _bounded_id(self.given_id, "id")
         if self.url:
             return _bounded_id(self.url, "url")
         return f"import:sha256:{digest}"
