@@ -81,7 +81,7 @@ def test_timeline_lines_become_events_with_the_precision_and_zone_they_state():
         (at(2024, 3, 1, 21, 51), "minute", "context", "News reports that a new sonnet has been discovered"),
         (at(2024, 3, 1, 22, 5), "minute", "start", "OUTAGE BEGINS: search backends start melting down"),
         (at(2024, 3, 1, 22, 12), "minute", "detection", "Alert fired: pager goes off for the on-call"),
-        (at(2024, 3, 1, 22, 30), "minute", "mitigation", "(About this time) Rolled back the index to the previou"),
+        (at(2024, 3, 1, 22, 30), "minute", "mitigation", "(About this time) Rolled back the index to the previous"),
         # "Day 2, 09:00" is the day after the start.
         (at(2024, 3, 2, 16, 0), "minute", "context", "Postmortem meeting held"),
         (at(2024, 3, 2, 16, 15), "minute", "context", "Follow-ups agreed"),
