@@ -356,8 +356,7 @@ INCIDENT = {
             "formerly": ["Require peer review for all production access"],
             "description": (
                 "Reported corrective action: mandatory peer review for production access (AIAAIC; "
-                "giganectar.com). The sources give no date for it. Kiro requesting authorization by default is "
-                "existing behaviour and is not tracked as a fix."
+                "giganectar.com). The sources give no date for it."
             ),
             "action_type": ActionType.PREVENT,
             "priority": Priority.P1,

@@ -258,7 +258,7 @@ INCIDENT = {
             "permissions_inherited": TriState.UNKNOWN,
             "action_taken": (
                 "Deleted the production database (1,206 executives, 1,196 companies) during an explicit code and "
-                "action freeze, and said rollback was impossible. The sources do not give the exact command."
+                "action freeze, and said rollback was impossible."
             ),
             # The sources do not say how it deleted the database (SQL or otherwise).
             "action_class": "",
