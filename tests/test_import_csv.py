@@ -5,10 +5,13 @@ from datetime import UTC, date, datetime
 
 import openpyxl
 import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
 
 from incidents.imports import csv_format, values
 from incidents.imports.records import ImportedIncident, ReadFailure
 from incidents.imports.sources import SourceFile
+from incidents.models import ImportFormat, ImportJob, ImportMapping, ImportState, Incident
 from incidents.models.vocab import TimePrecision
 
 HEADINGS = "Id,Title,Sev,Started,Services,Root cause,Owner notes"
@@ -267,3 +270,219 @@ def test_an_id_too_long_for_the_column_falls_back_to_the_hash_with_a_warning():
     [item] = read(f"Id,Title\n{'x' * 101},A\n")
     assert item.external_id.startswith("import:sha256:")
     assert "longer than 100 characters" in item.warnings[0]
+
+
+# The mapping step's page
+
+SPREADSHEET = (
+    "Incident name,Opened,Sev,Systems,Why,Owner notes\n"
+    "Checkout errors,2024-03-05 14:05,P1,checkout; payments,A config push removed the pool,call back\n"
+    "Search slow,2024-04-02,Sev 3,search,The index was rebuilt at noon,\n"
+    "Login loop,May 2024,critical,auth,,\n"
+)
+# What a person chooses for it: the first two and "Why" are not guessed from their names.
+CHOICES = {
+    "Incident name": "title",
+    "Opened": "started_at",
+    "Sev": "severity",
+    "Systems": "services",
+    "Why": "section:root_cause",
+    "Owner notes": "note",
+}
+
+
+@pytest.fixture
+def uploads(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def upload(user, data: bytes | str = SPREADSHEET, name: str = "incidents.csv") -> ImportJob:
+    """What the upload page saves for a CSV file before sending its uploader to the mapping step."""
+    if isinstance(data, str):
+        data = data.encode()
+    return ImportJob.objects.create(
+        created_by=user, format=ImportFormat.CSV, dry_run=True, upload=ContentFile(data, name=name), original_name=name
+    )
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks):
+    """`run(client.post, url, data)`: the request, then the import task it queued on commit (inline in tests)."""
+
+    def request(method, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return method(*args, **kwargs)
+
+    return request
+
+
+def mapping_url(job: ImportJob) -> str:
+    return reverse("incidents:import-csv-mapping", args=[job.pk])
+
+
+def posted(choices: dict[str, str], headings: list[str], **extra) -> dict[str, str]:
+    return {f"column-{i}": choices[heading] for i, heading in enumerate(headings)} | extra
+
+
+def shown_choices(response) -> dict[str, str]:
+    form = response.context["form"]
+    return {heading: form[f"column-{i}"].value() for i, heading in enumerate(form.headings)}
+
+
+def test_the_page_shows_the_first_rows_with_a_field_guessed_for_each_column(
+    uploads, reviewer, client_for, django_assert_num_queries
+):
+    rows = "".join(f"Row {n},2024-01-0{n}\n" for n in range(1, 8))
+    job = upload(reviewer, "Title,Date\n" + rows)
+    client = client_for(reviewer)
+    # The session, its user, the user's role (may import), the job, the saved mappings, and the
+    # navigation's question whether the user approves (its review queue).
+    with django_assert_num_queries(6):
+        response = client.get(mapping_url(job))
+    assert response.status_code == 200
+    assert shown_choices(response) == {"Title": "title", "Date": "started_at"}
+    page = response.content.decode()
+    assert "Row 5" in page  # the first five rows only
+    assert "Row 6" not in page
+    assert "Filled in from the headings" in page
+
+
+def test_continuing_saves_the_mapping_by_name_and_starts_the_dry_run_which_writes_nothing(
+    uploads, reviewer, client_for, run
+):
+    job = upload(reviewer)
+    client = client_for(reviewer)
+    headings = list(CHOICES)
+    response = run(client.post, mapping_url(job), posted(CHOICES, headings, save_as="Ops spreadsheet"))
+    assert response.status_code == 302
+    assert response.url == reverse("incidents:import-job", args=[job.pk])
+
+    saved = ImportMapping.objects.get(name="Ops spreadsheet")
+    assert saved.columns == CHOICES
+    assert saved.created_by == reviewer
+    job.refresh_from_db()
+    assert job.mapping == saved
+    assert job.options["columns"] == CHOICES
+    assert job.state == ImportState.DONE  # the dry run ran (tasks run inline in tests)
+    assert [entry["action"] for entry in job.report] == ["create", "create", "create"]
+    assert job.created_count == 3
+    assert not Incident.objects.exists()
+
+
+def test_a_file_with_the_same_headings_is_filled_in_from_the_saved_mapping(uploads, reviewer, client_for):
+    ImportMapping.objects.create(name="Ops spreadsheet", columns=CHOICES)
+    ImportMapping.objects.create(name="Other", columns={"Title": "title"})
+    response = client_for(reviewer).get(mapping_url(upload(reviewer)))
+    assert shown_choices(response) == CHOICES
+    assert response.context["form"]["save_as"].value() == "Ops spreadsheet"
+    assert "Filled in from the saved mapping <strong>Ops spreadsheet</strong>" in response.content.decode()
+
+
+def test_a_saved_mapping_can_be_picked_for_a_file_with_other_headings(uploads, reviewer, client_for):
+    picked = ImportMapping.objects.create(name="Ops spreadsheet", columns=CHOICES)
+    job = upload(reviewer, SPREADSHEET.replace("Owner notes", "Comments"))
+    client = client_for(reviewer)
+    guessed = shown_choices(client.get(mapping_url(job)))
+    assert guessed["Incident name"] == "note"
+    response = client.get(mapping_url(job), {"mapping": picked.pk})
+    chosen = shown_choices(response)
+    assert chosen["Incident name"] == "title"
+    assert chosen["Why"] == "section:root_cause"
+    assert chosen["Comments"] == "note"  # not in the saved mapping: its guess
+
+
+def test_no_title_column_is_an_error_that_keeps_the_choices_made(uploads, reviewer, client_for):
+    job = upload(reviewer)
+    choices = {**CHOICES, "Incident name": "summary"}
+    response = client_for(reviewer).post(mapping_url(job), posted(choices, list(CHOICES), save_as="Half done"))
+    assert response.status_code == 422
+    assert "No column is mapped to the title" in response.content.decode()
+    assert shown_choices(response) == choices
+    assert response.context["form"]["save_as"].value() == "Half done"
+    assert not ImportMapping.objects.exists()
+    job.refresh_from_db()
+    assert (job.state, job.options, job.report) == (ImportState.PENDING, {}, [])
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"", "empty.csv", "empty.csv is empty"),
+        (b"Title\n", "headings.csv", "has headings but no rows"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "photo.csv", "not a CSV file or spreadsheet"),
+    ],
+)
+def test_a_bad_file_is_named_on_the_page_and_nothing_starts(uploads, reviewer, client_for, data, name, reason):
+    job = upload(reviewer, data, name=name)
+    response = client_for(reviewer).get(mapping_url(job))
+    assert response.status_code == 422
+    assert reason in response.content.decode()
+    assert client_for(reviewer).post(mapping_url(job), {}).status_code == 422
+    job.refresh_from_db()
+    assert job.state == ImportState.PENDING
+
+
+def test_only_the_uploader_among_reviewers_and_admins(
+    uploads, reviewer, outsider, leader, client_for, django_user_model
+):
+    job = upload(reviewer)
+    assert client_for(leader).get(mapping_url(job)).status_code == 403
+    assert client_for(outsider).get(mapping_url(job)).status_code == 404  # another reviewer's upload
+    admin = django_user_model.objects.create_superuser("root", password="pw")
+    assert client_for(admin).get(mapping_url(job)).status_code == 200
+
+
+def test_changing_the_columns_after_the_preview_starts_a_new_dry_run_and_keeps_the_first(
+    uploads, reviewer, client_for, run
+):
+    job = upload(reviewer)
+    client = client_for(reviewer)
+    run(client.post, mapping_url(job), posted(CHOICES, list(CHOICES)))
+    job.refresh_from_db()
+    first_report = job.report
+    response = client.post(mapping_url(job), posted({**CHOICES, "Why": "note"}, list(CHOICES)))
+    again = ImportJob.objects.exclude(pk=job.pk).get()
+    assert response.url == reverse("incidents:import-job", args=[again.pk])
+    assert again.upload.name == job.upload.name
+    assert again.options["columns"]["Why"] == "note"
+    job.refresh_from_db()
+    assert job.report == first_report
+
+
+def confirm(run, client, job: ImportJob) -> ImportJob:
+    run(client.post, reverse("incidents:import-confirm", args=[job.pk]))
+    return ImportJob.objects.get(options__confirms=job.pk)
+
+
+def test_a_second_import_of_the_same_file_creates_nothing(uploads, reviewer, client_for, run):
+    client = client_for(reviewer)
+    first = upload(reviewer)
+    run(client.post, mapping_url(first), posted(CHOICES, list(CHOICES), save_as="Ops spreadsheet"))
+    real = confirm(run, client, first)
+    assert real.created_count == 3
+    checkout = Incident.objects.get(title="Checkout errors")
+    assert checkout.severity == "SEV1"
+    assert checkout.imported_at is not None
+    assert sorted(checkout.services.values_list("name", flat=True)) == ["checkout", "payments"]
+    assert "A config push removed the pool" in checkout.coe.root_cause
+    before = set(Incident.objects.values_list("pk", "updated_at"))
+
+    second = upload(reviewer)  # the same file again, mapped by the saved mapping as the page fills it in
+    filled = shown_choices(client.get(mapping_url(second)))
+    run(client.post, mapping_url(second), posted(filled, list(CHOICES)))
+    second.refresh_from_db()
+    assert [entry["action"] for entry in second.report] == ["unchanged"] * 3
+    assert (second.created_count, second.updated_count) == (0, 0)
+    assert set(Incident.objects.values_list("pk", "updated_at")) == before
+
+
+def test_a_workbook_goes_through_the_same_step(uploads, reviewer, client_for, run):
+    data = workbook(["Title", "Started"], ["Disk full", datetime(2024, 3, 5, 14, 5)])
+    job = upload(reviewer, data, name="incidents.xlsx")
+    client = client_for(reviewer)
+    response = client.get(mapping_url(job))
+    assert shown_choices(response) == {"Title": "title", "Started": "started_at"}
+    run(client.post, mapping_url(job), posted({"Title": "title", "Started": "started_at"}, ["Title", "Started"]))
+    real = confirm(run, client, job)
+    assert real.created_count == 1
+    assert Incident.objects.get().started_at == datetime(2024, 3, 5, 14, 5, tzinfo=UTC)
