@@ -13,6 +13,7 @@ from .models import (
     ImpactFigure,
     Incident,
     IncidentFactor,
+    McpCall,
     Region,
     ReminderLog,
     ReviewComment,
@@ -209,3 +210,43 @@ class ApiTokenAdmin(admin.ModelAdmin):
         from django.utils import timezone
 
         queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(McpCall)
+class McpCallAdmin(admin.ModelAdmin):
+    """The MCP call log, for superusers only and read-only: an agent's arguments can name what only the
+    token's user may see (a member's search for a restricted incident's words), so staff without it do not
+    read them, and nobody edits the record."""
+
+    list_display = [
+        "created_at",
+        "agent_name",
+        "user",
+        "transport",
+        "method",
+        "tool",
+        "result_size",
+        "duration_ms",
+        "error",
+    ]
+    # No list filters nor date hierarchy: each reads every row of a log that only grows (a DISTINCT per
+    # column); searching by agent, user or tool finds the calls, newest first.
+    search_fields = ["agent_name", "user__username", "tool", "error"]
+    show_full_result_count = False
+    list_select_related = ["user"]
+    readonly_fields = [f.name for f in McpCall._meta.fields]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -11,6 +11,8 @@ import json
 
 import httpx2
 import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
@@ -18,6 +20,7 @@ from incidents.api.throttling import UserRateThrottle
 from incidents.mcp.server import RATE_LIMITED
 from incidents.models import McpCall
 
+from .factories import UserFactory
 from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, TOOLS, every_answer, http_client, knowledge_base, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -339,3 +342,31 @@ def test_calls_are_rate_limited_like_the_api(kb, url, monkeypatch):
     assert refused.code == RATE_LIMITED
     assert "Request was throttled" in refused.message
     assert McpCall.objects.count() == answered  # the refused call never reached the server
+
+
+def test_the_call_log_is_read_only_and_for_superusers_in_the_admin(client, kb, django_assert_num_queries):
+    from incidents.services.mcp import mcp_call_record
+
+    for n in range(3):
+        mcp_call_record(
+            token=kb.outsider, transport="http", method="tools/call", tool="search_incidents",
+            arguments={"query": f"words {n}"}, result_size=120, duration_ms=4.5,
+        )  # fmt: skip
+    staff = UserFactory(username="stacy", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__endswith="mcpcall"))
+    admin_user = UserFactory(username="ada", is_staff=True, is_superuser=True)
+    changelist = reverse("admin:incidents_mcpcall_changelist")
+
+    client.force_login(staff)
+    assert client.get(changelist).status_code == 403  # model permissions are not enough: superusers only
+
+    client.force_login(admin_user)
+    # 1 session, 2 user, 3 the count of the calls, 4 the page of calls with their users
+    with django_assert_num_queries(4):
+        page = client.get(changelist)
+    assert page.status_code == 200
+    assert page.content.decode().count("Outsider&#x27;s agent (Claude Code)") == 3
+    call = McpCall.objects.first()
+    assert client.get(reverse("admin:incidents_mcpcall_add")).status_code == 403
+    assert client.post(reverse("admin:incidents_mcpcall_delete", args=[call.pk]), {"post": "yes"}).status_code == 403
+    assert McpCall.objects.count() == 3
