@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from .views import actions, coe, evidence, exports, history, pages, reviews, tokens
+from .views import actions, coe, evidence, exports, history, import_columns, imports, pages, reviews, tokens
 
 app_name = "incidents"
 
@@ -19,6 +19,11 @@ urlpatterns = [
     path("", pages.incident_list, name="list"),
     path("new/", pages.incident_create, name="create"),
     path("export/", exports.export_incidents, name="export"),
+    path("imports/", imports.import_upload, name="import-upload"),
+    path("imports/<int:job_id>/", imports.import_job, name="import-job"),
+    path("imports/<int:job_id>/columns/", import_columns.import_csv_mapping, name="import-csv-mapping"),
+    path("imports/<int:job_id>/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/<int:job_id>/report.json", imports.import_report, name="import-report"),
     path("reviews/", reviews.review_queue, name="review-queue"),
     path("settings/notifications/", actions.notification_settings, name="notifications"),
     path("settings/tokens/", tokens.token_list, name="tokens"),

@@ -38,7 +38,10 @@ def _skipped(name: str) -> bool:
 
 
 def is_zip(name: str, data: bytes) -> bool:
-    return name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04"
+    """A zip of postmortems: named .zip, or a zip with no extension at all. A workbook (.xlsx) is a zip
+    too, and is read as the one file it is."""
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix == ".zip" or (suffix == "" and data[:4] == b"PK\x03\x04")
 
 
 def zip_members(name: str, data: bytes, *, wanted) -> Iterator[SourceFile | ReadFailure]:

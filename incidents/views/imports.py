@@ -74,7 +74,7 @@ class UploadForm(forms.Form):
         return cleaned
 
 
-def _job_for(user, job_id: int) -> ImportJob:
+def import_job_for(user, job_id: int) -> ImportJob:
     """An import this person started (any, for a superuser); 404 for anyone else's."""
     jobs = ImportJob.objects.select_related("created_by")
     if not user.is_superuser:
@@ -126,7 +126,7 @@ def _job_context(job: ImportJob) -> dict:
 @import_access
 @require_GET
 def import_job(request, job_id: int):
-    job = _job_for(request.user, job_id)
+    job = import_job_for(request.user, job_id)
     template = "incidents/imports/job.html#progress" if request.htmx else "incidents/imports/job.html"
     return TemplateResponse(request, template, _job_context(job))
 
@@ -135,7 +135,7 @@ def import_job(request, job_id: int):
 @require_POST
 def import_confirm(request, job_id: int):
     """Import what the dry run previewed: the same upload, format and columns, for real."""
-    dry_run = _job_for(request.user, job_id)
+    dry_run = import_job_for(request.user, job_id)
     if not dry_run.dry_run or dry_run.state != ImportState.DONE:
         return redirect("incidents:import-job", job_id=dry_run.pk)
     job = import_job_confirm(dry_run=dry_run, user=request.user)
@@ -146,7 +146,7 @@ def import_confirm(request, job_id: int):
 @require_GET
 def import_report(request, job_id: int):
     """The whole per-file report as JSON."""
-    job = _job_for(request.user, job_id)
+    job = import_job_for(request.user, job_id)
     response = HttpResponse(
         json.dumps(job.report, indent=1, ensure_ascii=False), content_type="application/json; charset=utf-8"
     )
