@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
+import psycopg
 from django.db import connection
 from django.http import Http404, HttpResponse
 
@@ -35,9 +36,10 @@ def _json(body) -> HttpResponse:
 
 
 def _cursor():
-    # Django's own connection (persistent, planned afresh per statement), below its cursor wrapper.
+    # Django's own connection, below its cursor wrapper, with parameters bound on the client: each
+    # statement planned afresh, whatever the app's settings, so this floor stays the reference it was.
     connection.ensure_connection()
-    return connection.connection.cursor()
+    return psycopg.ClientCursor(connection.connection)
 
 
 def constant(request):
