@@ -430,6 +430,8 @@ def test_only_the_uploader_among_reviewers_and_admins(
     assert client_for(outsider).get(mapping_url(job)).status_code == 404  # another reviewer's upload
     admin = django_user_model.objects.create_superuser("root", password="pw")
     assert client_for(admin).get(mapping_url(job)).status_code == 200
+    markdown = ImportJob.objects.create(created_by=reviewer, format=ImportFormat.MARKDOWN, original_name="a.md")
+    assert client_for(reviewer).get(mapping_url(markdown)).status_code == 404  # no columns to map
 
 
 def test_changing_the_columns_after_the_preview_starts_a_new_dry_run_and_keeps_the_first(

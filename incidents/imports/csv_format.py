@@ -75,7 +75,9 @@ GUESSES = {
     **dict.fromkeys(("resolved", "resolved at", "end", "ended", "end time", "fixed at"), "resolved_at"),
     **dict.fromkeys(("impact", "customer impact", "user impact"), "customer_impact"),
     **dict.fromkeys(("cause", "primary cause", "cause category", "root cause category", "category"), "primary_cause"),
-    **dict.fromkeys(("service", "services", "component", "components", "system", "affected services"), "services"),
+    **dict.fromkeys(
+        ("service", "services", "component", "components", "system", "systems", "affected services"), "services"
+    ),
     **dict.fromkeys(("region", "regions"), "regions"),
     **dict.fromkeys(("tags", "tag", "labels", "label"), "tags"),
     **dict.fromkeys(("team", "owning team", "owner team", "squad"), "team"),

@@ -28,7 +28,7 @@ from incidents.imports.csv_format import (
 from incidents.models import ImportFormat, ImportJob, ImportMapping
 from incidents.services.import_mappings import import_job_map_columns
 
-from .imports import import_access
+from .imports import import_access, import_job_for
 
 PREVIEW_ROWS = 5
 FIELD_CHOICES = [
@@ -66,15 +66,12 @@ class ColumnsForm(forms.Form):
         return cleaned
 
 
-def _job_for(user, job_id: int) -> ImportJob:
-    """A CSV dry run this person uploaded (any, for a superuser); 404 for anyone else's."""
-    jobs = ImportJob.objects.filter(format=ImportFormat.CSV, dry_run=True).select_related("mapping")
-    if not user.is_superuser:
-        jobs = jobs.filter(created_by=user)
-    try:
-        return jobs.get(pk=job_id)
-    except ImportJob.DoesNotExist:
-        raise Http404("No such import.") from None
+def _csv_job_for(user, job_id: int) -> ImportJob:
+    """A CSV dry run this person uploaded (any, for a superuser); 404 for any other import."""
+    job = import_job_for(user, job_id)
+    if job.format != ImportFormat.CSV or not job.dry_run:
+        raise Http404("This import has no columns to map.")
+    return job
 
 
 def _starting_mapping(request, job: ImportJob, headings: list[str], saved: list[ImportMapping]):
@@ -84,7 +81,7 @@ def _starting_mapping(request, job: ImportJob, headings: list[str], saved: list[
     if chosen := by_pk.get(request.GET.get("mapping", "")):
         return chosen.columns, chosen
     if "columns" in job.options:
-        return job.options["columns"], job.mapping
+        return job.options["columns"], by_pk.get(str(job.mapping_id))
     same_headings = [mapping for mapping in saved if set(mapping.columns) == set(headings)]
     if same_headings:
         latest = max(same_headings, key=lambda mapping: mapping.updated_at)
@@ -95,7 +92,7 @@ def _starting_mapping(request, job: ImportJob, headings: list[str], saved: list[
 @import_access
 @require_http_methods(["GET", "POST"])
 def import_csv_mapping(request, job_id: int):
-    job = _job_for(request.user, job_id)
+    job = _csv_job_for(request.user, job_id)
     try:
         with job.upload.open("rb") as upload:
             table = read_table(job.original_name or job.upload.name, upload.read())
