@@ -53,6 +53,12 @@ from .models.vocab import IncidentStatus, PrimaryCause, Severity
 
 MAX_WORDS = 8
 PAGE_SIZE = 20
+# A search the planner expects to match more rows than this in the four searched tables (a term nearly
+# every COE contains) is broad: ranking every match would read tens of thousands of COE vectors from
+# TOAST (about a second at 100,000 incidents). It ranks the matches among the latest BROAD_LATEST
+# incidents of the ones searched instead, and says so.
+BROAD_ROWS = 50_000
+BROAD_LATEST = 1_000
 MAX_PAGE = 1_000_000
 HITS_PER_KIND = 3
 # Private-use characters mark highlights in ts_headline's output; the text is
@@ -136,6 +142,8 @@ class SearchResults:
     page: Page | None
     results: list[Result]
     facets: list[tuple[str, str, list[FacetValue]]]
+    # For a broad search, how many of the latest incidents were searched (BROAD_LATEST); else None.
+    latest: int | None = None
 
     @property
     def total(self) -> int:
@@ -228,20 +236,85 @@ def _hits_sql(base_sql: str) -> str:
     )
 
 
-def _search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, list[tuple[int, float]]]:
+def _latest_hits_sql(latest_sql: str) -> str:
+    """As _hits_sql, among the incidents `latest_sql` selects (the latest of the base): each one checked
+    and ranked on its own, its own vector and its COE's, timeline events' and action items' through
+    their incident index, so the cost is that of the latest incidents, not of every match. The
+    ranks are _hits_sql's, summed in the same order (incident, COE, timeline, action items), so an
+    incident ranks the same either way. Takes (config, text, key) then `latest_sql`'s parameters."""
+    quote = connection.ops.quote_name
+    incident = quote(Incident._meta.db_table)
+    ai = quote(AIInvolvement._meta.db_table)
+
+    def col(model, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    pk, vector = quote(Incident._meta.pk.column), col(Incident, "search_vector")
+    laterals, ranks, found = [], [f"CASE WHEN i.{vector} @@ q.q THEN ts_rank(i.{vector}, q.q) ELSE 0 END"], []
+    for alias, model in (("c", CoeDocument), ("t", TimelineEvent), ("a", ActionItem)):
+        part = col(model, "search_vector")
+        laterals.append(
+            f"LEFT JOIN LATERAL (SELECT max(ts_rank({part}, q.q)) AS r FROM {quote(model._meta.db_table)} "
+            f"WHERE {col(model, 'incident')} = i.{pk} AND {part} @@ q.q) {alias} ON true"
+        )
+        ranks.append(f"coalesce({alias}.r, 0)")
+        found.append(f"{alias}.r IS NOT NULL")
+    return (
+        f"SELECT i.{pk} AS id, {' + '.join(ranks)} AS rank, i.{col(Incident, 'primary_cause')} AS primary_cause, "
+        f"i.{col(Incident, 'severity')} AS severity, i.{col(Incident, 'status')} AS status, "
+        f"i.{col(Incident, 'started_at')} AS started_at, "
+        f"EXISTS(SELECT 1 FROM {ai} a WHERE a.{col(AIInvolvement, 'incident')} = i.{pk}) AS has_ai "
+        f"FROM (SELECT websearch_to_tsquery(%s::regconfig, %s) AS q, %s AS key) q CROSS JOIN {incident} i "
+        f"{' '.join(laterals)} WHERE i.{pk} IN ({latest_sql}) "
+        f"AND (i.{vector} @@ q.q OR i.{col(Incident, 'key')} = q.key OR {' OR '.join(found)})"
+    )
+
+
+def _is_broad(text: str) -> bool:
+    """Whether the planner expects the text to match more than BROAD_ROWS rows in the searched tables.
+
+    From the tables' statistics (the frequent lexemes and their share of the rows): planning, not
+    reading a row. A word in nearly every COE is among each table's most common lexemes, whose
+    estimates are close (79,458 COEs expected for 79,500 at 100,000 incidents).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {_matching_rows_sql()}", [CONFIG, text] * 4)
+        [plan] = cursor.fetchone()[0]  # psycopg reads json as Python values
+    return plan["Plan"]["Plan Rows"] > BROAD_ROWS
+
+
+def _matching_rows_sql() -> str:
+    q = "websearch_to_tsquery(%s::regconfig, %s)"
+    branches = []
+    for model in (Incident, CoeDocument, TimelineEvent, ActionItem):
+        vector = connection.ops.quote_name(model._meta.get_field("search_vector").column)
+        branches.append(f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {vector} @@ {q}")
+    return " UNION ALL ".join(branches)
+
+
+def _search(
+    base: QuerySet[Incident], text: str, number: int, *, broad: bool = False
+) -> tuple[list, list[tuple[int, float]]]:
     """One statement: the matches found and ranked once, then grouped for the facets and sliced for page `number`.
 
     Returns the facets' group counts (as _facet_values reads them) and the page's (id, rank) in
     rank order, ties newest first: the facets and the ranking do not each find the matches again
-    (a broad word would mean reading every COE's vector once more).
+    (a broad word would mean reading every COE's vector once more). `broad`: only the matches among
+    the latest BROAD_LATEST incidents of the base.
     """
     try:
-        base_sql, base_params = base.order_by().values("pk").query.sql_with_params()
+        if broad:
+            latest = base.order_by("-started_at", "-id").values("pk")[:BROAD_LATEST]
+            latest_sql, latest_params = latest.query.sql_with_params()
+            hits, hits_params = _latest_hits_sql(latest_sql), [CONFIG, text, text.strip().upper(), *latest_params]
+        else:
+            base_sql, base_params = base.order_by().values("pk").query.sql_with_params()
+            hits, hits_params = _hits_sql(base_sql), [*[CONFIG, text] * 8, text.strip().upper(), *base_params]
     except EmptyResultSet:  # visible_to() of nobody
         return [], []
     order = "rank DESC, started_at DESC, id DESC"
     sql = (
-        f"WITH {HITS} AS MATERIALIZED ({_hits_sql(base_sql)}) "
+        f"WITH {HITS} AS MATERIALIZED ({hits}) "
         "SELECT f.groups, p.ids, p.ranks FROM"
         " (SELECT json_agg(json_build_array(primary_cause, severity, status, year, has_ai, n)) AS groups FROM ("
         "   SELECT primary_cause, severity, status, EXTRACT(YEAR FROM started_at AT TIME ZONE %s)::int AS year,"
@@ -250,9 +323,7 @@ def _search(base: QuerySet[Incident], text: str, number: int) -> tuple[list, lis
         f"   SELECT id, rank, started_at FROM {HITS} ORDER BY {order} LIMIT %s OFFSET %s) page) p"
     )
     params = [
-        *[CONFIG, text] * 8,
-        text.strip().upper(),
-        *base_params,
+        *hits_params,
         timezone.get_current_timezone_name(),
         PAGE_SIZE,
         (number - 1) * PAGE_SIZE,
@@ -295,16 +366,18 @@ def _page_number(page) -> int | None:
     return min(number, MAX_PAGE) if number >= 1 else None
 
 
-def _results(user, text: str, filters: dict[str, str], page, among: QuerySet[Incident] | None) -> tuple[list, Page]:
+def _results(
+    user, text: str, filters: dict[str, str], page, among: QuerySet[Incident] | None, *, broad: bool
+) -> tuple[list, Page]:
     base = _apply_filters((among if among is not None else Incident.objects).visible_to(user), filters)
     number = _page_number(page)
-    groups, ranked = _search(base, text, number or 1)
+    groups, ranked = _search(base, text, number or 1, broad=broad)
     facet_values = _facet_values(groups, filters)
     paginator = _CountedPaginator((), PAGE_SIZE, count=_total(facet_values))
     if number is None or number > paginator.num_pages:
         # Out of range: the last page, as get_page gives (the matches are found once more).
         number = paginator.num_pages
-        _groups, ranked = _search(base, text, number)
+        _groups, ranked = _search(base, text, number, broad=broad)
     return facet_values, Page(_page_incidents(ranked, text), number, paginator)
 
 
@@ -468,12 +541,14 @@ def search(
     among: QuerySet[Incident] | None = None,
 ) -> SearchResults:
     """The matches among the incidents `user` may see, or among `among` of them (a narrower set, e.g. the
-    list's filters by service or period), ranked, with facets and snippets."""
+    list's filters by service or period), ranked, with facets and snippets. A broad search (_is_broad)
+    ranks and counts the matches among the latest BROAD_LATEST of them (`latest` says so)."""
     text = (text or "").strip()[:200]
     filters = filters or {}
     if not text:
         return SearchResults(text, filters, None, [], [])
-    facet_values, page_obj = _results(user, text, filters, page, among)
+    broad = _is_broad(text)
+    facet_values, page_obj = _results(user, text, filters, page, among, broad=broad)
     incidents = list(page_obj.object_list)
     results = []
     if incidents:
@@ -481,7 +556,7 @@ def search(
         for incident in incidents:
             title, snippet = _marked(incident.title_html), _marked(incident.summary_html)
             results.append(Result(incident, title, snippet, _trim(hits[incident.pk])))
-    return SearchResults(text, filters, page_obj, results, facet_values)
+    return SearchResults(text, filters, page_obj, results, facet_values, BROAD_LATEST if broad else None)
 
 
 # Similar past incidents, for the incident page.

@@ -243,12 +243,13 @@ class TestPage:
 
     def test_query_count_does_not_grow_with_the_data(self, kb, client_for, outsider, django_assert_num_queries):
         client = client_for(outsider)
-        # 1 session, 2 user, 3 the facets: the matches counted by cause, severity, status, year and
-        # AI (the same statement finds and ranks the matches and gives the page's ids), 4 the page
-        # of incidents (headlines and AI flag included), 5-7 the hits of the page's incidents: COE
-        # sections, timeline events, action items; 8 the navigation's review queue (may the user
-        # approve, and how many wait: one statement).
-        expected = 8
+        # 1 session, 2 user, 3 how many rows the planner expects the text to match (is it broad?),
+        # 4 the facets: the matches counted by cause, severity, status, year and AI (the same
+        # statement finds and ranks the matches and gives the page's ids), 5 the page of incidents
+        # (headlines and AI flag included), 6-8 the hits of the page's incidents: COE sections,
+        # timeline events, action items; 9 the navigation's review queue (may the user approve, and
+        # how many wait: one statement).
+        expected = 9
         with django_assert_num_queries(expected):
             client.get("/search/", {"q": "DNS"})
         owner = UserFactory(username="owen")
@@ -260,6 +261,69 @@ class TestPage:
             AIInvolvementFactory(incident=extra)
         with django_assert_num_queries(expected):
             client.get("/search/", {"q": "DNS"})
+
+
+class TestBroadSearch:
+    """A search the planner expects to match more than BROAD_ROWS rows ranks the matches among the
+    latest BROAD_LATEST incidents; the bounds are made small here so they bite on a small knowledge base."""
+
+    @pytest.fixture
+    def many(self, kb):
+        owner = UserFactory(username="owen-2")
+        made = []
+        for n in range(12):
+            # Alternate where the word is (title, COE, timeline, action item), and how often, so ranks differ.
+            incident = IncidentFactory(title=f"Outage {n}" + (" DNS" if n % 4 == 0 else ""), started_at=started(n * 7))
+            if n % 4 == 1:
+                CoeDocumentFactory(incident=incident, root_cause="DNS " * (1 + n % 3) + "failed.")
+            if n % 4 == 2:
+                TimelineEventFactory(incident=incident, description="DNS answers stopped.")
+            if n % 4 == 3:
+                ActionItemFactory(incident=incident, title="Cache DNS answers", owner=owner)
+            made.append(incident)
+        return made
+
+    def page(self, found) -> list[tuple[str, float]]:
+        return [(r.incident.key, r.incident.rank) for r in found.results]
+
+    def test_ranks_the_matches_among_the_latest_incidents(self, kb, many, outsider, monkeypatch):
+        unbounded = results(outsider, "DNS")
+        assert unbounded.latest is None
+        monkeypatch.setattr(search, "BROAD_ROWS", 0)  # every search is broad
+        monkeypatch.setattr(search, "BROAD_LATEST", 8)
+        broad = results(outsider, "DNS")
+        assert broad.latest == 8
+        # The same page, ranks, count and facets as the full search among those eight incidents (the
+        # latest the outsider may see: the restricted one is not among them).
+        latest = Incident.objects.visible_to(outsider).order_by("-started_at", "-id")[:8]
+        monkeypatch.setattr(search, "BROAD_ROWS", 10**9)
+        among = search.search(outsider, "DNS", among=Incident.objects.filter(pk__in=[i.pk for i in latest]))
+        assert among.latest is None
+        assert self.page(broad) == self.page(among)
+        assert broad.total == among.total < unbounded.total
+        assert broad.facets == among.facets
+        assert kb.secret.key not in {key for key, _rank in self.page(broad)}
+
+    def test_each_incident_ranks_as_in_the_full_search(self, many, outsider, monkeypatch):
+        unbounded = dict(self.page(results(outsider, "DNS")))
+        monkeypatch.setattr(search, "BROAD_ROWS", 0)
+        monkeypatch.setattr(search, "BROAD_LATEST", 1000)  # the bound does not bite: every incident
+        broad = results(outsider, "DNS")
+        assert broad.latest == 1000
+        assert self.page(broad) == list(unbounded.items())
+
+    def test_the_page_says_the_search_was_bounded(self, many, client_for, outsider, monkeypatch):
+        monkeypatch.setattr(search, "BROAD_ROWS", 0)
+        monkeypatch.setattr(search, "BROAD_LATEST", 8)
+        content = client_for(outsider).get("/search/", {"q": "DNS"}).content.decode()
+        assert "of the latest 8 incidents match" in content
+
+    def test_broad_is_what_the_planner_expects_to_match(self, kb, monkeypatch):
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # statistics for the few rows here: a handful expected
+        assert not search._is_broad("DNS")
+        monkeypatch.setattr(search, "BROAD_ROWS", 0)
+        assert search._is_broad("DNS")
 
 
 class TestFullText:
