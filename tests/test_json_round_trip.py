@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
@@ -15,11 +16,13 @@ from incidents.exports.selection import whole_database_reader
 from incidents.generate import generate
 from incidents.imports.json_format import DocumentError, import_file, read_document
 from incidents.imports.json_loader import load
-from incidents.models import Incident, IncidentKeyCounter
+from incidents.models import CoeDocument, Incident, IncidentKeyCounter, ReviewComment
 from incidents.roles import ROLES
+from incidents.seed import loader
 
 pytestmark = pytest.mark.django_db
 
+User = get_user_model()
 STAMP = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)  # the same stamp on both exports
 
 
@@ -43,12 +46,28 @@ def _empty_the_database() -> None:
 
 
 def test_seed_and_a_thousand_generated_incidents_round_trip(tmp_path):
-    from incidents.seed import loader
-
     loader.load()
     generate(incidents=1000, seed=3, batch=1000)
+    # Neither the seed nor the generator writes review comments: a thread, answered and resolved.
+    coe = CoeDocument.objects.filter(incident__external_id__startswith="seed:").order_by("incident__key").first()
+    reviewer, approver = (User.objects.get(username=name) for name in ("reviewer", "approver"))
+    question = ReviewComment.objects.create(coe=coe, section="root_cause", author=approver, body="Which plan?")
+    ReviewComment.objects.create(
+        coe=coe,
+        section="root_cause",
+        author=reviewer,
+        body="The stale one.",
+        reply_to=question,
+        resolved_at=STAMP,
+        resolved_by=approver,
+    )
     first = _export()
     document = json.loads(first)
+    [thread] = [i["coe"]["review_comments"] for i in document["incidents"] if i["key"] == coe.incident.key]
+    assert [(c["body"], c["reply_to"], c["resolved_by"]) for c in thread] == [
+        ("Which plan?", None, None),
+        ("The stale one.", 0, "approver"),
+    ]
     assert len(document["incidents"]) == Incident.objects.count() > 1000
 
     _empty_the_database()
