@@ -239,14 +239,15 @@ def _change(entry: LogEntry, names: dict, published_at: datetime | None) -> Chan
         before, after = values
         if entry.action == LogEntry.Action.CREATE and after in (None, ""):
             continue  # an empty field of a new record tells nothing
+        before_precision, after_precision = _precisions(model, name, entry.changes)
         fields.append(
             FieldChange(
                 field=name,
                 label=label,
                 before=before,
                 after=after,
-                before_display=_display(field, before, names),
-                after_display=_display(field, after, names),
+                before_display=_display(field, before, names, before_precision),
+                after_display=_display(field, after, names, after_precision),
             )
         )
     return Change(
@@ -303,7 +304,23 @@ def _referenced_names(entries: list[LogEntry]) -> dict[tuple[type, str], str]:
     return names
 
 
-def _display(field, value, names: dict) -> str:
+def _precisions(model, name: str, changes: dict | None) -> tuple[str | None, str | None]:
+    """How precisely a time was known before and after the change, when the same entry records it
+    (a new record's does): a date is then shown as a date, never as 00:00 UTC."""
+    from .models import Incident, TimelineEvent
+    from .times import MILESTONE_BY_FIELD
+
+    if model is Incident and name in MILESTONE_BY_FIELD:
+        precision = MILESTONE_BY_FIELD[name].precision
+    elif model is TimelineEvent and name == "occurred_at":
+        precision = "precision"
+    else:
+        return None, None
+    values = (changes or {}).get(precision)
+    return (values[0], values[1]) if isinstance(values, list | tuple) and len(values) == 2 else (None, None)
+
+
+def _display(field, value, names: dict, precision: str | None = None) -> str:
     if value is None:
         return "—"
     if field is None:
@@ -316,9 +333,15 @@ def _display(field, value, names: dict) -> str:
         return "yes" if value in (True, "True") else "no"
     if isinstance(field, DateTimeField):
         try:
-            return f"{datetime.fromisoformat(str(value)):%Y-%m-%d %H:%M} UTC"
+            at = datetime.fromisoformat(str(value))
         except ValueError:
             return str(value)
+        if precision is not None:
+            from .times import DATE_PRECISIONS, PreciseTime
+
+            if precision in DATE_PRECISIONS:
+                return PreciseTime(at, precision).text()
+        return f"{at:%Y-%m-%d %H:%M} UTC"
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value) if value != "" else "(empty)"

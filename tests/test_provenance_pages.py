@@ -283,3 +283,18 @@ def test_the_coe_editor_offers_each_action_items_basis(client_for, reviewer):
     editor = client_for(reviewer).get(f"/incidents/{incident.key}/coe/").text
     assert '<select name="items-0-basis"' in editor
     assert '<option value="proposal" selected>Our proposal</option>' in editor
+
+
+def test_the_history_shows_a_time_known_to_the_day_as_a_date(client_for, reviewer):
+    incident = services.incident_create(
+        user=reviewer,
+        data={
+            "title": "Cost Explorer interrupted",
+            "severity": v.Severity.SEV2,
+            "started_at": datetime(2025, 12, 15, tzinfo=UTC),
+            "time_precision": v.TimePrecision.DAY,
+        },
+    )
+    page = client_for(reviewer).get(f"/incidents/{incident.key}/history/").text
+    assert "2025-12-15" in page  # the incident's start, and its start event's time
+    assert "2025-12-15 00:00" not in page
