@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import json_document, markdown_zip
@@ -37,12 +38,26 @@ def export_knowledge_base(*, user, format: str, query: str = "", exported_at: da
     if format == "json":
         pieces = json_document.write(incidents, query=query, exported_at=exported_at)
         return Export(
-            chunks=(piece.encode() for piece in pieces),
+            chunks=_one_snapshot(piece.encode() for piece in pieces),
             content_type="application/json; charset=utf-8",
             filename=f"coe-tracker-{stamp}.json",
         )
     return Export(
-        chunks=markdown_zip.write(incidents, query=query, exported_at=exported_at),
+        chunks=_one_snapshot(markdown_zip.write(incidents, query=query, exported_at=exported_at)),
         content_type="application/zip",
         filename=f"coe-tracker-{stamp}.zip",
     )
+
+
+def _one_snapshot(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Read every chunk from one snapshot of the database: an export takes many queries, and a record
+    changed between two of them (a source an exported incident cites, deleted after the incidents were
+    read) must not make a document that names what it does not hold. Inside a caller's transaction
+    (a test), that transaction's own view is used."""
+    if connection.in_atomic_block:
+        yield from chunks
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield from chunks
