@@ -145,8 +145,8 @@ class TestMarkdownFiles:
         assert body.startswith("# COE: Public checkout outage\n")
         assert "## Root cause\n\nAn empty DNS plan was applied." in body
         assert "| Errors began |" in body
-        assert "| Reject empty plans | Prevent | P1 | rita |" in body
-        assert "- Example News: [Story" not in body  # the incident's source is named by its own title
+        assert "| Reject empty plans |" in body
+        assert "| Prevent | P1 | rita | 2026-01-31 | Open |" in body
         assert "[Public outage](https://status.example.com/public-outage)" in body
         assert f"[{public_incident.key}](incidents/{public_incident.key}.md)" in files["index.md"]
 
