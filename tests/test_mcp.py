@@ -293,6 +293,8 @@ def test_without_a_valid_token_the_endpoint_answers_401(kb, url):
         session = http.post(url, json=message, headers={**headers, "Cookie": "sessionid=whatever"})
     assert [missing.status_code, wrong.status_code, session.status_code] == [401, 401, 401]
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert missing.json()["error"]["message"] == "Authentication credentials were not provided."
+    assert "default-src 'self'" in missing.headers["Content-Security-Policy"]  # the site's middleware, all of it
     assert McpCall.objects.count() == 0
 
 

@@ -28,15 +28,16 @@ from .server import RATE_LIMITED, server
 # JSON-RPC codes for refusals (the server's range, -32000 to -32099, but for a body too large).
 REFUSAL_CODES = {401: -32001, 403: -32001, 413: INVALID_REQUEST, 429: RATE_LIMITED}
 
-# The SDK's session manager says at INFO that it starts and stops: here, once a request.
-logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)
+# The SDK's transport says at INFO that it starts, stops and terminates its session: here, on every request.
+for _name in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 # Hop-by-hop and framing headers are the WSGI server's to write.
 _DROPPED = {"content-length", "transfer-encoding", "connection"}
 
 
 def _scope(request, body: bytes) -> dict:
-    host, _, port = request.get_host().partition(":")
+    port = request.META.get("SERVER_PORT", "")
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -49,7 +50,7 @@ def _scope(request, body: bytes) -> dict:
         "root_path": "",
         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()],
         "client": (request.META.get("REMOTE_ADDR", ""), 0),
-        "server": (host, int(port) if port.isdigit() else (443 if request.is_secure() else 80)),
+        "server": (request.META.get("SERVER_NAME", ""), int(port) if port.isdigit() else None),
     }
 
 
