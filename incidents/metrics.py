@@ -523,8 +523,10 @@ def oldest_overdue(items: QuerySet[ActionItem], *, period: Period, today: date) 
             "owner": row["owner__username"],
             "due_date": row["due_date"].isoformat(),
             "days_overdue": (today - row["due_date"]).days,
+            # A demo incident's item is overdue only in the demo's workflow, not the company's.
+            "demo": row["incident__demo"],
         }
-        for row in overdue.values("id", "title", "incident__key", "owner__username", "due_date")[:10]
+        for row in overdue.values("id", "title", "incident__key", "incident__demo", "owner__username", "due_date")[:10]
     ]
 
 

@@ -289,6 +289,7 @@ class TestFigures:
                 "owner": "owen",
                 "due_date": "2025-12-01",
                 "days_overdue": 90,
+                "demo": False,
             }
         ]
         # Open at the end of October: two. November: two, three and four (done on 10 December).

@@ -298,3 +298,13 @@ def test_the_history_shows_a_time_known_to_the_day_as_a_date(client_for, reviewe
     page = client_for(reviewer).get(f"/incidents/{incident.key}/history/").text
     assert "2025-12-15" in page  # the incident's start, and its start event's time
     assert "2025-12-15 00:00" not in page
+
+
+def test_the_dashboards_overdue_items_of_a_demo_incident_say_so(client_for, leader):
+    demo_item = ActionItemFactory(incident=_incident(demo=True), title="Seeded follow-up", due_date=date(2026, 1, 31))
+    real_item = ActionItemFactory(incident=_incident(), title="Our follow-up", due_date=date(2026, 1, 30))
+    page = client_for(leader).get("/dashboard/").text
+    table = page.split('id="fig-oldest_overdue"')[1].split("</table>")[0]
+    demo_row, real_row = (table.split(item.title)[1].split("</tr>")[0] for item in (demo_item, real_item))
+    assert "(Demo workflow)</td>" in demo_row
+    assert "Demo workflow" not in real_row

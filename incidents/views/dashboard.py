@@ -30,7 +30,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from incidents import figures as dashboard_figures
-from incidents import metrics
+from incidents import metrics, provenance
 from incidents.metrics import Period, Scope
 from incidents.models import Control, Region, Service, Team
 from incidents.models.bounds import EARLIEST_DATE, STORED_BEFORE_DATE, in_stored_range, latest_date
@@ -253,6 +253,11 @@ class Cell:
         if self.href:
             return format_html('<td{}><a href="{}">{}</a></td>', css, self.href, str(self))
         return format_html("<td{}>{}</td>", css, str(self))
+
+
+def _days_overdue_text(item: dict) -> str | None:
+    # Figures kept from before rows said whether they are a demo's have no "demo": not one, then.
+    return f"{item['days_overdue']} ({provenance.DEMO_LABEL})" if item.get("demo") else None
 
 
 _NUM = mark_safe(' class="num"')
@@ -735,7 +740,7 @@ def build_figures(m: dict, links: Links, *, period: Period, today: date) -> list
                     Cell(i["incident"], href=reverse("incidents:detail", args=[i["incident"]]), nowrap=True),
                     Cell(i["owner"]),
                     Cell(i["due_date"], nowrap=True),
-                    Cell(i["days_overdue"], numeric=True),
+                    Cell(i["days_overdue"], text=_days_overdue_text(i), numeric=True),
                 ]
                 for i in items["oldest_overdue"]
             ],
