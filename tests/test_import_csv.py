@@ -389,6 +389,8 @@ def test_a_saved_mapping_can_be_picked_for_a_file_with_other_headings(uploads, r
     assert chosen["Incident name"] == "title"
     assert chosen["Why"] == "section:root_cause"
     assert chosen["Comments"] == "note"  # not in the saved mapping: its guess
+    assert response.context["form"]["save_as"].value() == "Ops spreadsheet"
+    assert shown_choices(client.get(mapping_url(job), {"mapping": "guess"})) == guessed
 
 
 def test_no_title_column_is_an_error_that_keeps_the_choices_made(uploads, reviewer, client_for):

@@ -48,7 +48,7 @@ INCIDENT_FIELDS = {
     "external_id": "Id in the earlier tool (keeps re-imports from duplicating)",
 }
 SECTION_FIELDS = {f"section:{section.key}": f"COE: {section.title}" for section in SECTIONS}
-OTHER_FIELDS = {NOTE: "Keep as an imported note", SKIP: "Leave out"}
+OTHER_FIELDS = {NOTE: "Keep as a note", SKIP: "Leave out"}
 FIELD_LABELS = {**INCIDENT_FIELDS, **SECTION_FIELDS, **OTHER_FIELDS}
 # A column each; list fields, sections and notes may take several (their values are joined).
 SINGLE_FIELDS = frozenset(INCIDENT_FIELDS) - {"services", "regions", "tags", "action_items"}

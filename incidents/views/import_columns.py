@@ -75,10 +75,14 @@ def _csv_job_for(user, job_id: int) -> ImportJob:
 
 
 def _starting_mapping(request, job: ImportJob, headings: list[str], saved: list[ImportMapping]):
-    """The mapping to show first, and the saved mapping it came from if any: the one asked for, the one this
-    job already ran with (back from its preview), one saved for these same headings, or the guesses."""
+    """The mapping to show first, and the saved mapping it came from if any: the one asked for (or the
+    guesses, if asked), the one this job already ran with (back from its preview), the latest saved for
+    these same headings, or the guesses."""
     by_pk = {str(mapping.pk): mapping for mapping in saved}
-    if chosen := by_pk.get(request.GET.get("mapping", "")):
+    asked = request.GET.get("mapping", "")
+    if asked == "guess":
+        return {}, None
+    if chosen := by_pk.get(asked):
         return chosen.columns, chosen
     if "columns" in job.options:
         return job.options["columns"], by_pk.get(str(job.mapping_id))
