@@ -261,6 +261,8 @@ def test_harm_level_none_reads_as_no_ai_harm_on_the_page_and_in_the_form(client_
     client = client_for(reviewer)
     page = client.get(incident.get_absolute_url()).text
     assert "<dt>Harm level</dt><dd>No AI harm (CSET: none)</dd>" in page
+    # The classification as a whole is ours, said above it.
+    assert '<span class="badge badge-ours">Our classification</span> of what the sources report' in page
     form = client.get(f"/incidents/{incident.key}/edit/").text
     assert '<option value="none" selected>No AI harm (CSET: none)</option>' in form
 
