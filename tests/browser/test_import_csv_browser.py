@@ -12,7 +12,8 @@ from playwright.sync_api import Page, expect
 
 from incidents.models import ImportMapping, Incident
 
-from .pages import assert_no_console_errors
+from .pages import assert_no_console_errors, unexpected_errors
+from .test_accessibility import axe_violations, describe
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +61,8 @@ def test_a_csv_is_mapped_previewed_imported_and_a_second_upload_creates_nothing(
     expect(field_for(page, "Sev")).to_have_value("severity")
     expect(field_for(page, "Systems")).to_have_value("services")
     expect(field_for(page, "Incident name")).to_have_value("note")
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
     field_for(page, "Incident name").select_option(label="Title")
     field_for(page, "Opened").select_option(label="Started at")
     field_for(page, "Why").select_option(label="COE: Root cause")
@@ -107,3 +110,31 @@ def test_a_csv_is_mapped_previewed_imported_and_a_second_upload_creates_nothing(
     shot(page, artifacts, "5-second-upload-preview")
     assert set(Incident.objects.values_list("pk", "updated_at")) == before
     assert_no_console_errors(page)
+
+
+def test_a_mapping_without_a_title_is_refused_in_place_with_every_choice_kept(
+    reviewer, page, login, artifacts, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "uploads"
+    spreadsheet = tmp_path / "ops-incidents.csv"
+    spreadsheet.write_text(SPREADSHEET)
+    login(page, "rita")
+    upload(page, spreadsheet)
+    field_for(page, "Opened").select_option(label="Started at")
+    field_for(page, "Why").select_option(label="COE: Root cause")
+    page.get_by_label("Save this mapping as").fill("Ops spreadsheet")
+    page.get_by_role("button", name="Preview the import").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("No column is mapped to the title")
+    expect(field_for(page, "Opened")).to_have_value("started_at")
+    expect(field_for(page, "Why")).to_have_value("section:root_cause")
+    expect(page.get_by_label("Save this mapping as")).to_have_value("Ops spreadsheet")
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
+    shot(page, artifacts, "6-no-title")
+    assert not ImportMapping.objects.exists()
+
+    field_for(page, "Incident name").select_option(label="Title")
+    page.get_by_role("button", name="Preview the import").click()
+    expect(page.locator("#import-progress [role=status]")).to_contain_text("would create 3,")
+    assert unexpected_errors(page) == []
