@@ -137,6 +137,23 @@ def test_a_file_names_what_it_holds():
 
 
 @pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda incident: incident.pop("title"),
+        lambda incident: incident.update(timeline="14:05 errors"),
+        lambda incident: incident.update(started_at="yesterday"),
+    ],
+)
+def test_a_malformed_record_fails_the_file(break_it):
+    document = _small_document()
+    _empty_the_database()
+    break_it(document["incidents"][0])
+    with pytest.raises(DocumentError, match="A record is malformed"):
+        load(document, origin="kb.json")
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize(
     ("data", "reason"),
     [
         (b"{not json", "Not JSON"),
@@ -171,4 +188,13 @@ def test_the_command(tmp_path, capsys):
     assert "Would create 1 incidents; 0 already here." in capsys.readouterr().out
     call_command("import_json", str(path))
     assert "Created 1 incidents; 0 already here." in capsys.readouterr().out
+    again = import_file(path)
+    [entry] = again.report_entries()
+    assert entry == {
+        "origin": "kb.json",
+        "key": document["incidents"][0]["key"],
+        "action": "unchanged",
+        "title": document["incidents"][0]["title"],
+        "external_id": None,
+    }
     assert Incident.objects.get().key == document["incidents"][0]["key"]

@@ -88,5 +88,7 @@ def load_value(field: models.Field, value, resolve):
 
 def load(model: type[models.Model], record: dict, fields: list, resolve, **extra) -> models.Model:
     """An unsaved `model` from `record`; fields the record lacks keep their defaults."""
+    if not isinstance(record, dict):
+        raise TypeError(f"a {model._meta.verbose_name} must be an object, not {type(record).__name__}")
     values = {f.name: load_value(f, record[f.name], resolve) for f in fields if f.name in record}
     return model(**values, **extra)

@@ -26,11 +26,16 @@ class JsonImportResult:
     created: list[str] = field(default_factory=list)  # incident keys created (or that would be)
     present: list[str] = field(default_factory=list)  # incident keys already here: left as they are
     lookups_created: dict[str, int] = field(default_factory=dict)  # sources, users, ... created
+    # Each incident of the file by the key it has here: {"title": ..., "external_id": ...}.
+    described: dict[str, dict] = field(default_factory=dict)
 
     def report_entries(self) -> list[dict]:
         """One entry per incident, in the import runner's report shape."""
-        entries = [{"origin": self.origin, "key": key, "action": "create"} for key in self.created]
-        return entries + [{"origin": self.origin, "key": key, "action": "unchanged"} for key in self.present]
+        return [
+            {"origin": self.origin, "key": key, "action": action, **self.described.get(key, {})}
+            for keys, action in ((self.created, "create"), (self.present, "unchanged"))
+            for key in keys
+        ]
 
 
 def read_document(data: bytes | str) -> dict:

@@ -174,6 +174,8 @@ class _Loader:
         new = []
         for record in records:
             key, external_id = record["key"], record.get("external_id")
+            here = by_external[external_id] if key not in by_key and external_id in by_external else key
+            self.result.described[here] = {"title": record["title"], "external_id": external_id}
             if key in by_key:
                 if by_key[key] != external_id:
                     raise DocumentError(
