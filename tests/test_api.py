@@ -1547,8 +1547,13 @@ class TestThrottling:
 
 
 @pytest.fixture
-def counted_client(leader):
-    """A token client whose use was just recorded, so requests make no UPDATE of last_used_at."""
+def counted_client(leader, settings):
+    """A token client whose use was just recorded, so requests make no UPDATE of last_used_at.
+
+    Counted as in a process that has not seen the token within API_TOKEN_MEMORY_SECONDS, so every
+    request reads its row (test_api_tokens.py counts a remembered token's requests).
+    """
+    settings.API_TOKEN_MEMORY_SECONDS = 0
     token, plain = ApiToken.issue(user=leader, name="tests", scope=TokenScope.READ)
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return Client(headers={"Authorization": f"Bearer {plain}"})
