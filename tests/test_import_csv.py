@@ -369,6 +369,16 @@ def test_continuing_saves_the_mapping_by_name_and_starts_the_dry_run_which_write
     assert not Incident.objects.exists()
 
 
+def test_saving_under_a_name_already_taken_updates_that_mapping(uploads, reviewer, approver, client_for):
+    saved = ImportMapping.objects.create(name="Ops spreadsheet", columns={"Title": "title"}, created_by=approver)
+    job = upload(reviewer)
+    client_for(reviewer).post(mapping_url(job), posted(CHOICES, list(CHOICES), save_as="Ops spreadsheet"))
+    saved.refresh_from_db()
+    assert saved.columns == CHOICES
+    assert saved.created_by == approver
+    assert ImportMapping.objects.count() == 1
+
+
 def test_a_file_with_the_same_headings_is_filled_in_from_the_saved_mapping(uploads, reviewer, client_for):
     ImportMapping.objects.create(name="Ops spreadsheet", columns=CHOICES)
     ImportMapping.objects.create(name="Other", columns={"Title": "title"})

@@ -11,11 +11,9 @@ from .imports import import_job_start
 @service(dashboard=False)
 def import_mapping_save(*, name: str, columns: dict[str, str], user) -> ImportMapping:
     """Save a mapping under its name; a name already taken is that mapping, updated."""
-    mapping, created = ImportMapping.objects.get_or_create(name=name, defaults={"columns": columns, "created_by": user})
-    if not created:
-        mapping.columns = columns
-        mapping.full_clean()
-        mapping.save(update_fields=["columns", "updated_at"])
+    mapping, _ = ImportMapping.objects.update_or_create(
+        name=name, defaults={"columns": columns}, create_defaults={"columns": columns, "created_by": user}
+    )
     return mapping
 
 
