@@ -184,16 +184,17 @@ def get_incident(user, *, key: str) -> dict:
     }
 
 
-def _cited_sources(incident: Incident) -> QuerySet[Source]:
-    """Every source the incident lists or any of its records cites (all visible to whoever sees it)."""
+def cited_sources(incident: Incident) -> QuerySet[Source]:
+    """Every source the incident lists or any of its records cites (all visible to whoever sees it), in one
+    query over the model's own list of citing records."""
     cited = [rows.filter(**{owner: incident.pk}).values(column) for rows, column, owner in _citations()]
     return Source.objects.filter(pk__in=cited[0].union(*cited[1:])).order_by("published_on", "publisher")
 
 
 def coe_markdown(coe: CoeDocument) -> str:
-    """The COE as the site exports it (templates/incidents/coe_export.md), then the sources it rests on."""
+    """The COE as the site exports it (templates/incidents/coe_export.md), with the sources it rests on."""
     incident = coe.incident
-    text = render_to_string(
+    return render_to_string(
         "incidents/coe_export.md",
         {
             "coe": coe,
@@ -201,13 +202,9 @@ def coe_markdown(coe: CoeDocument) -> str:
             "sections": coe.section_items(),
             "items": list(incident.action_items.select_related("owner", "source")),
             "timeline": list(incident.timeline.select_related("source")),
-            "sources": list(_cited_sources(incident)),
+            "sources": list(cited_sources(incident)),
         },
     )
-    if "## Sources" in text:
-        return text
-    lines = [f"- {s.publisher}: [{s.title}]({s.url})" for s in _cited_sources(incident)]
-    return text.rstrip("\n") + "\n\n## Sources\n\n" + ("\n".join(lines) or "_No sources recorded._") + "\n"
 
 
 def readable_coe(user, key: str) -> CoeDocument:
@@ -230,7 +227,7 @@ def get_coe(user, *, key: str) -> dict:
         "published": coe.published_at.date().isoformat() if coe.published_at else None,
         "sources": [
             {"publisher": s.publisher, "title": s.title, "url": s.url, "kind": s.kind}
-            for s in _cited_sources(coe.incident)
+            for s in cited_sources(coe.incident)
         ],
         "markdown": coe_markdown(coe),
     }
