@@ -88,7 +88,7 @@ GUESSES = {
     "lessons learned": "section:lessons_went_wrong",
 }
 
-_SNIFF_BYTES = 64 * 1024
+_SNIFF_CHARS = 64 * 1024
 EXTERNAL_ID_MAX_LENGTH = Incident._meta.get_field("external_id").max_length
 _DELIMITERS = ",;\t|"
 
@@ -129,7 +129,7 @@ def _read_csv(data: bytes) -> Table:
     # Only the delimiter is sniffed: the sniffer's guesses at quoting go wrong on a doubled quote, and
     # every spreadsheet writes Excel's quoting anyway.
     try:
-        delimiter = csv.Sniffer().sniff(text[:_SNIFF_BYTES], delimiters=_DELIMITERS).delimiter
+        delimiter = csv.Sniffer().sniff(text[:_SNIFF_CHARS], delimiters=_DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","  # one column, or too little to tell
     try:
@@ -141,7 +141,7 @@ def _read_csv(data: bytes) -> Table:
 
 def _decode(data: bytes) -> tuple[str, list[str]]:
     """UTF-8 (with or without Excel's byte-order mark), UTF-16 as Excel's "Unicode text" saves it,
-    else Windows-1252, which every byte decodes in and which older Excel exports are."""
+    else Windows-1252, as older Excel exports are (the few bytes it has no character for replaced)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), []
     try:
