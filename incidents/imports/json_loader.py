@@ -174,19 +174,21 @@ class _Loader:
         new = []
         for record in records:
             key, external_id = record["key"], record.get("external_id")
-            here = by_external[external_id] if key not in by_key and external_id in by_external else key
-            self.result.described[here] = {"title": record["title"], "external_id": external_id}
             if key in by_key:
                 if by_key[key] != external_id:
                     raise DocumentError(
                         f"{key}: this key is another incident's here (external id {by_key[key]!r}, "
                         f"the file's {external_id!r}); nothing was imported."
                     )
-                self.result.present.append(key)
+                here = key
+                self.result.present.append(here)
             elif external_id and external_id in by_external:
-                self.result.present.append(by_external[external_id])
+                here = by_external[external_id]  # the same incident, keyed otherwise here
+                self.result.present.append(here)
             else:
+                here = key
                 new.append(record)
+            self.result.described[here] = {"title": record["title"], "external_id": external_id}
         self.found[Incident] = {}
         for start in range(0, len(new), CHUNK):
             self.incident_chunk(new[start : start + CHUNK])
@@ -206,15 +208,15 @@ class _Loader:
         # bulk_create stamps auto_now columns with now; the export's own dates go back.
         _restore(Incident, incidents, records, "updated_at")
 
-        links = {name: [] for name in ("services", "regions", "tags", "sources")}
+        linked = (("services", Service), ("regions", Region), ("tags", Tag), ("sources", Source))
+        links: dict[str, list] = {name: [] for name, _ in linked}
         children: dict[type, list] = {model: [] for model in (IncidentFactor, TimelineEvent, ImpactFigure, Claim)}
         ai_pairs, action_pairs, coe_pairs = [], [], []
         for incident, record in zip(incidents, records, strict=True):
-            through = {name: getattr(Incident, name).through for name in links}
-            for name, model in (("services", Service), ("regions", Region), ("tags", Tag), ("sources", Source)):
-                column = f"{model._meta.model_name}_id"
+            for name, model in linked:
+                through, column = getattr(Incident, name).through, f"{model._meta.model_name}_id"
                 links[name] += [
-                    through[name](incident_id=incident.pk, **{column: self.resolve(model, value).pk})
+                    through(incident_id=incident.pk, **{column: self.resolve(model, value).pk})
                     for value in record[name]
                 ]
             children[IncidentFactor] += [
