@@ -270,8 +270,14 @@ def test_harm_level_none_reads_as_no_ai_harm_on_the_page_and_in_the_form(client_
 def test_our_reading_in_seeded_text_is_labelled_with_its_words_unchanged(client_for, leader):
     incident = _incident(
         summary="Cost Explorer was down for 13 hours (FT). Our reading: no customer count is given.",
+        trigger_text="An agent <b>deleted</b> it (FT). Our reading: a gate was missing.",
     )
     page = client_for(leader).get(incident.get_absolute_url()).text
+    # Plain text (the trigger) is escaped, then its marker labelled.
+    assert (
+        'An agent &lt;b&gt;deleted&lt;/b&gt; it (FT). <span class="badge badge-ours">Our reading:</span> '
+        "a gate was missing." in page
+    )
     assert (
         'Cost Explorer was down for 13 hours (FT). <span class="badge badge-ours">Our reading:</span> '
         "no customer count is given." in page
