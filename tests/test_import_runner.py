@@ -267,3 +267,16 @@ def test_the_dates_kept_are_the_files_even_for_a_date_only_start(reviewer, tmp_p
     incident = Incident.objects.get(title="Outage")
     assert (incident.started_at, incident.time_precision) == (at(2021, 4, 9), "day")
     assert incident.started_at.date() == date(2021, 4, 9)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_import_the_same_as_one(reviewer):
+    job = ImportJob.objects.create(created_by=reviewer, dry_run=False, options={"paths": [str(FIXTURES)]})
+    run_job(job, workers=2)
+    # The report keeps the files' order, whichever process wrote each.
+    assert [entry["origin"] for entry in job.report] == sorted(entry["origin"] for entry in job.report)
+    assert (job.created_count, job.failed_count, job.processed) == (7, 2, 9)
+    assert Incident.objects.filter(imported_at__isnull=False).count() == 7
+    assert sorted(Incident.objects.values_list("key", flat=True)) == sorted(
+        entry["key"] for entry in job.report if entry["action"] == "create"
+    )

@@ -11,14 +11,17 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import queue
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from incidents import repeats
 from incidents.models.imports import ImportFormat, ImportJob, ImportState
 from incidents.services.imports import ImportOutcome, ImportRefused, incident_import
 
@@ -67,8 +70,12 @@ def read_items(job: ImportJob) -> list[ImportedIncident | ReadFailure]:
     return items
 
 
-def run_job(job: ImportJob, *, on_progress: Progress | None = None) -> ImportJob:
-    """Run `job` (a dry run or the real thing) to the end and return it with its report."""
+def run_job(job: ImportJob, *, on_progress: Progress | None = None, workers: int = 1) -> ImportJob:
+    """Run `job` (a dry run or the real thing) to the end and return it with its report.
+
+    `workers` > 1 writes the postmortems from that many processes at once (the command line's
+    --workers; a Celery task runs one): each file is still one transaction, and the repeat flags,
+    which two writers at once can each get wrong, are rebuilt in one pass at the end."""
     job.state, job.started_at, job.error = ImportState.RUNNING, timezone.now(), ""
     job.processed = job.created_count = job.updated_count = job.unchanged_count = 0
     job.warning_count = job.failed_count = 0
@@ -78,7 +85,9 @@ def run_job(job: ImportJob, *, on_progress: Progress | None = None) -> ImportJob
         if job.format == ImportFormat.JSON:
             _run_json(job)
         else:
-            _run_items(job, read_items(job), on_progress=on_progress)
+            _run_items(job, read_items(job), on_progress=on_progress, workers=workers)
+            if workers > 1 and not job.dry_run:
+                repeats.rebuild()
     except Exception as error:
         logger.exception("Import job %s failed", job.pk)
         job.state, job.error = ImportState.FAILED, f"{type(error).__name__}: {error}"
@@ -91,20 +100,61 @@ def run_job(job: ImportJob, *, on_progress: Progress | None = None) -> ImportJob
     return job
 
 
-def _run_items(job: ImportJob, items: list, *, on_progress: Progress | None) -> None:
+def _run_items(job: ImportJob, items: list, *, on_progress: Progress | None, workers: int) -> None:
     job.total = len(items)
     _save_progress(job)
     last = time.monotonic()
-    for item in items:
-        entry = _run_one(item, user=job.created_by, dry_run=job.dry_run)
+    report: list[dict | None] = [None] * len(items)
+    for index, entry in _entries(items, user=job.created_by, dry_run=job.dry_run, workers=workers):
+        report[index] = entry
         _count(job, entry)
-        job.report.append(entry)
         job.processed += 1
         if time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
             _save_progress(job)
             if on_progress:
                 on_progress(job)
             last = time.monotonic()
+    job.report = report
+
+
+def _entries(items: list, *, user, dry_run: bool, workers: int) -> Iterator[tuple[int, dict]]:
+    """Each item's report entry, with its index, as it is done: here, or in `workers` processes."""
+    if workers <= 1 or len(items) < 2 * workers:
+        for index, item in enumerate(items):
+            yield index, _run_one(item, user=user, dry_run=dry_run)
+        return
+    # Forked children must not share this process's database connection: each opens its own.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    done = context.Queue()
+    children = [
+        context.Process(target=_work, args=(items, range(n, len(items), workers), user, dry_run, done), daemon=True)
+        for n in range(workers)
+    ]
+    for child in children:
+        child.start()
+    waiting = set(range(len(items)))
+    while waiting:
+        try:
+            index, entry = done.get(timeout=1)
+        except queue.Empty:
+            if any(child.is_alive() for child in children):
+                continue
+            break
+        waiting.discard(index)
+        yield index, entry
+    for index in sorted(waiting):  # a child that died took these with it
+        yield index, _failed(items[index], "The process importing it stopped; import the file again.")
+    for child in children:
+        child.join()
+
+
+def _work(items: list, indices: range, user, dry_run: bool, done) -> None:
+    try:
+        for index in indices:
+            done.put((index, _run_one(items[index], user=user, dry_run=dry_run)))
+    finally:
+        connections.close_all()
 
 
 def _save_progress(job: ImportJob) -> None:
@@ -131,7 +181,7 @@ def _count(job: ImportJob, entry: dict) -> None:
 
 def _run_one(item: ImportedIncident | ReadFailure, *, user, dry_run: bool) -> dict:
     if isinstance(item, ReadFailure):
-        return {"origin": item.origin, "action": "failed", "reason": item.reason, "warnings": []}
+        return _failed(item, item.reason)
     entry = {
         "origin": item.origin,
         "external_id": item.external_id,
@@ -142,10 +192,7 @@ def _run_one(item: ImportedIncident | ReadFailure, *, user, dry_run: bool) -> di
         "action_items": len(item.action_items),
     }
     try:
-        with transaction.atomic():
-            outcome: ImportOutcome = incident_import(item=item, user=user)
-            if dry_run:
-                transaction.set_rollback(True)
+        outcome = _import(item, user=user, dry_run=dry_run)
     except (ImportRefused, ValidationError, DatabaseError) as error:
         return {**entry, "action": "failed", "reason": _reason(error), "warnings": list(item.warnings)}
     except Exception as error:  # one file's surprise must not stop the others
@@ -155,6 +202,31 @@ def _run_one(item: ImportedIncident | ReadFailure, *, user, dry_run: bool) -> di
     if not dry_run and outcome.incident is not None:
         entry["key"] = outcome.incident.key
     return entry
+
+
+# Another writer's transaction was in the way (a deadlock on the incidents around this one, whose
+# repeat flags both update): the file is tried again, a few times.
+_RETRIED = {"40P01", "40001"}
+ATTEMPTS = 3
+
+
+def _import(item: ImportedIncident, *, user, dry_run: bool) -> ImportOutcome:
+    attempt = 1
+    while True:
+        try:
+            with transaction.atomic():
+                outcome = incident_import(item=item, user=user)
+                if dry_run:
+                    transaction.set_rollback(True)
+            return outcome
+        except DatabaseError as error:
+            if attempt == ATTEMPTS or getattr(error.__cause__, "sqlstate", None) not in _RETRIED:
+                raise
+            attempt += 1
+
+
+def _failed(item: ImportedIncident | ReadFailure, reason: str) -> dict:
+    return {"origin": item.origin, "action": "failed", "reason": reason, "warnings": []}
 
 
 def _reason(error: Exception) -> str:

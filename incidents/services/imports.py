@@ -94,7 +94,7 @@ def incident_import(*, item: ImportedIncident, user) -> ImportOutcome:
             raise ImportRefused(f"Another incident already uses the id {item.external_id!r}.")
         if _imported_digest(existing) == digest:
             return ImportOutcome("unchanged", existing, warnings)
-    data = _incident_data(item, warnings)
+    data = _incident_data(item, warnings, new=existing is None)
     _milestones_from_events(item, data, warnings)
     written_at = item.created_at or item.started_at
     if existing is None:
@@ -128,7 +128,7 @@ def _imported_digest(incident: Incident) -> str | None:
     return match.group(1) if match else None
 
 
-def _incident_data(item: ImportedIncident, warnings: list[str]) -> dict:
+def _incident_data(item: ImportedIncident, warnings: list[str], *, new: bool) -> dict:
     if item.started_at is None:
         raise ImportRefused(
             "No start date: give one in the front matter (start_time or date), a dated timeline line, "
@@ -160,10 +160,14 @@ def _incident_data(item: ImportedIncident, warnings: list[str]) -> dict:
         "resolved_at": item.resolved_at,
         "customer_impact": item.customer_impact,
         "primary_cause": item.primary_cause or "undetermined",
+    }
+    lists = {
         "services": _names(item.services, Incident.services.field.related_model, "name"),
         "regions": _names(item.regions, Incident.regions.field.related_model, "code"),
         "tags": list(dict.fromkeys(filter(None, (slugify(tag)[:60] for tag in item.tags)))),
     }
+    # A list given replaces the incident's; an empty one on a new incident would only cost queries.
+    data.update({name: names for name, names in lists.items() if names or not new})
     if item.team:
         team = Team.objects.filter(Q(name__iexact=item.team) | Q(slug=slugify(item.team))).first()
         if team is None:
@@ -335,7 +339,8 @@ def _coe(incident: Incident, item: ImportedIncident, *, user, written_at, digest
     for key, text in sections.items():
         setattr(coe, key, text)
     coe.whys = item.whys
-    coe.full_clean(exclude=["incident", "owner"])
+    # Its status is ours (a draft, or the draft it was): the database's check of it needs no query here.
+    coe.full_clean(exclude=["incident", "owner"], validate_constraints=False)
     coe.save()
     if user is not None:
         coe.authors.add(user)

@@ -29,9 +29,15 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Who imports (owns what is created); default: nobody, for the site.")
         parser.add_argument("--mapping", help="A saved CSV column mapping, by name.")
         parser.add_argument("--report", help="Write the per-file report as JSON to this file.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Write from this many processes at once (each file is still one transaction); default 1.",
+        )
         parser.add_argument("--quiet-files", action="store_true", help="Print only the totals, not each file.")
 
-    def handle(self, *args, paths, dry_run, format, user, mapping, report, quiet_files, **options):
+    def handle(self, *args, paths, dry_run, format, user, mapping, report, quiet_files, workers, **options):
         for given in paths:
             if not Path(given).exists():
                 raise CommandError(f"No such file or folder: {given}")
@@ -43,7 +49,9 @@ class Command(BaseCommand):
             mapping=self._mapping(mapping),
             options={"paths": [str(Path(p).resolve()) for p in paths]},
         )
-        run_job(job, on_progress=self._progress)
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
+        run_job(job, on_progress=self._progress, workers=workers)
         self.stderr.write("")
         if not quiet_files:
             for entry in job.report:
