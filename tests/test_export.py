@@ -8,22 +8,31 @@ import zipfile
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from incidents import services
 from incidents.exports.export import export_knowledge_base
 from incidents.exports.selection import ExportError
-from incidents.models import AIFieldCitation, Claim, ReviewComment
+from incidents.models import (
+    AIFieldCitation,
+    Claim,
+    CoeRevision,
+    ImpactFigure,
+    IncidentFactor,
+    Region,
+    ReviewComment,
+    Tag,
+)
 
 from .factories import (
     ActionItemFactory,
     AIInvolvementFactory,
     CoeDocumentFactory,
+    ControlFactory,
     IncidentFactory,
     ServiceFactory,
     SourceFactory,
+    TeamFactory,
     TimelineEventFactory,
     UserFactory,
 )
@@ -160,18 +169,44 @@ class TestMarkdownFiles:
         assert "## Summary\n\nJobs waited an hour." in body
 
 
-def test_the_queries_do_not_grow_with_the_incidents(leader):
-    def queries() -> int:
-        with CaptureQueriesContext(connection) as captured:
-            _json(leader)
-        return len(captured)
+def _incident_with_every_part(number: int, reviewer) -> None:
+    team = TeamFactory(name=f"Payments {number}", slug=f"payments-{number}")
+    team.members.add(reviewer)
+    source = SourceFactory()
+    incident = IncidentFactory(team=team, owner=reviewer)
+    incident.services.add(ServiceFactory(name=f"ledger-{number}", team=team))
+    incident.regions.add(Region.objects.create(code=f"eu-west-{number}"))
+    incident.tags.add(Tag.objects.create(name=f"tag-{number}"))
+    incident.sources.add(source)
+    IncidentFactor.objects.create(incident=incident, factor="retry_storm")
+    TimelineEventFactory(incident=incident, source=source)
+    ImpactFigure.objects.create(incident=incident, name="Lost orders", value=10, source=source)
+    Claim.objects.create(incident=incident, source=source, claimant="Vendor", stance="asserts", statement="It was DNS.")
+    ai = AIInvolvementFactory(incident=incident)
+    ai.evidence.add(source)
+    AIFieldCitation.objects.create(involvement=ai, field="role", source=source)
+    ActionItemFactory(incident=incident, owner=reviewer)
+    coe = CoeDocumentFactory(incident=incident, owner=reviewer)
+    coe.authors.add(reviewer)
+    CoeRevision.objects.create(coe=coe, number=1, status="draft", saved_by=reviewer, data={})
+    ReviewComment.objects.create(coe=coe, section="summary", author=reviewer, body="Which plan?")
+    ControlFactory(owner=reviewer).incidents.add(incident)
 
-    for _ in range(3):
-        ActionItemFactory(incident=CoeDocumentFactory().incident)
-    three = queries()
-    for _ in range(3):
-        ActionItemFactory(incident=CoeDocumentFactory().incident)
-    assert queries() == three
+
+def test_the_export_reads_a_fixed_number_of_queries(leader, reviewer, django_assert_num_queries):
+    for number in range(3):
+        _incident_with_every_part(number, reviewer)
+    # The incidents' ids; then, for each chunk of 200 incidents, the incidents with their owner, team,
+    # access group, duration source and COE (one join), and their services, regions, tags, factors,
+    # sources, timeline, impact figures, claims, AI involvements, their evidence, their field citations,
+    # action items, the COEs' authors, revisions and comments, and the controls (16 prefetches); then the
+    # controls with their incidents and sources (3), services, teams with their members (2), regions, tags,
+    # sources, and the users with their groups (2).
+    with django_assert_num_queries(1 + 17 + 3 + 1 + 2 + 1 + 1 + 1 + 2):
+        _json(leader)
+    _incident_with_every_part(3, reviewer)
+    with django_assert_num_queries(1 + 17 + 3 + 1 + 2 + 1 + 1 + 1 + 2):
+        assert len(json.loads(_json(leader))["incidents"]) == 4
 
 
 class TestEntryPoints:
