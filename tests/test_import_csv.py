@@ -127,13 +127,25 @@ def test_guesses_from_the_headings():
     }
 
 
-def test_an_issue_trackers_summary_is_the_title_when_no_column_is():
-    assert csv_format.guess_mapping(["Issue key", "Summary", "Priority"]) == {
+def test_an_issue_trackers_export_has_its_summary_as_the_title_and_its_creation_as_the_start():
+    headings = ["Issue key", "Description", "Summary", "Priority", "Created", "Resolved", "Component/s", "Labels"]
+    assert csv_format.guess_mapping(headings) == {
         "Issue key": "external_id",
+        "Description": "summary",
         "Summary": "title",
         "Priority": "severity",
+        "Created": "started_at",
+        "Resolved": "resolved_at",
+        "Component/s": "services",
+        "Labels": "tags",
     }
-    assert csv_format.guess_mapping(["Title", "Summary"])["Summary"] == "summary"
+    # With a title and a start of their own, "Summary" is the summary and "Created" only a note.
+    assert csv_format.guess_mapping(["Title", "Summary", "Started", "Created"]) == {
+        "Title": "title",
+        "Summary": "summary",
+        "Started": "started_at",
+        "Created": "note",
+    }
 
 
 def test_mapping_problems_name_what_is_wrong():

@@ -76,17 +76,21 @@ GUESSES = {
     **dict.fromkeys(("impact", "customer impact", "user impact"), "customer_impact"),
     **dict.fromkeys(("cause", "primary cause", "cause category", "root cause category", "category"), "primary_cause"),
     **dict.fromkeys(
-        ("service", "services", "component", "components", "system", "systems", "affected services"), "services"
+        ("service", "services", "component", "components", "component s", "system", "systems", "affected services"),
+        "services",
     ),
     **dict.fromkeys(("region", "regions"), "regions"),
     **dict.fromkeys(("tags", "tag", "labels", "label"), "tags"),
     **dict.fromkeys(("team", "owning team", "owner team", "squad"), "team"),
     **dict.fromkeys(("action items", "actions", "follow ups", "followups", "remediation"), "action_items"),
-    **dict.fromkeys(("postmortem date", "written", "written on", "created"), "created_at"),
+    **dict.fromkeys(("postmortem date", "postmortem written", "written", "written on"), "created_at"),
     "root cause": "section:root_cause",  # prose; "Root cause category" is the primary cause
     "rca": "section:root_cause",
     "lessons learned": "section:lessons_went_wrong",
 }
+
+# A ticket's creation: the start, when a file has nothing better (guess_mapping).
+OPENED = ("created", "created at", "opened", "opened at", "reported", "reported at")
 
 _SNIFF_CHARS = 64 * 1024
 EXTERNAL_ID_MAX_LENGTH = Incident._meta.get_field("external_id").max_length
@@ -217,18 +221,23 @@ def _text(cell) -> str:
 def guess_mapping(headings: list[str]) -> dict[str, str]:
     """A first mapping from the headings' names; anything unrecognised is kept as a note."""
     mapping = {heading: GUESSES.get(values._plain(heading), NOTE) for heading in headings}
+    # An issue tracker's export calls the title "Summary" and has no start but the ticket's creation:
+    # with no title or start column, those are the nearest.
+    if "title" not in mapping.values():
+        summaries = [heading for heading, field_name in mapping.items() if field_name == "summary"]
+        if summaries:
+            named = [heading for heading in summaries if values._plain(heading) == "summary"]
+            mapping[(named or summaries)[0]] = "title"
+    if "started_at" not in mapping.values():
+        opened = [heading for heading in headings if values._plain(heading) in OPENED and mapping[heading] == NOTE]
+        if opened:
+            mapping[opened[0]] = "started_at"
     taken: set[str] = set()
     for heading, field_name in mapping.items():
         if field_name in SINGLE_FIELDS:
             if field_name in taken:  # a second "Date" column stays a note rather than fight the first
                 mapping[heading] = NOTE
             taken.add(field_name)
-    # An issue tracker's export calls the title "Summary": with no title column, that is what it is.
-    if "title" not in taken:
-        for heading, field_name in mapping.items():
-            if field_name == "summary":
-                mapping[heading] = "title"
-                break
     return mapping
 
 
