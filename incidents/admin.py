@@ -11,6 +11,7 @@ from .models import (
     CoeRevision,
     Control,
     ImpactFigure,
+    ImportMapping,
     Incident,
     IncidentFactor,
     McpCall,
@@ -250,3 +251,13 @@ class McpCallAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ImportMapping)
+class ImportMappingAdmin(admin.ModelAdmin):
+    """Saved CSV column mappings: renamed or deleted here; made on the import's columns step."""
+
+    list_display = ["name", "created_by", "created_at", "updated_at"]
+    search_fields = ["name"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["created_at", "updated_at"]
