@@ -512,3 +512,11 @@ def test_a_workbook_goes_through_the_same_step(uploads, reviewer, client_for, ru
     real = confirm(run, client, job)
     assert real.created_count == 1
     assert Incident.objects.get().started_at == datetime(2024, 3, 5, 14, 5, tzinfo=UTC)
+
+
+def test_saved_mappings_are_listed_in_the_admin(client_for, django_user_model):
+    ImportMapping.objects.create(name="Ops spreadsheet", columns=CHOICES)
+    admin = django_user_model.objects.create_superuser("root", password="pw")
+    response = client_for(admin).get(reverse("admin:incidents_importmapping_changelist"))
+    assert response.status_code == 200
+    assert "Ops spreadsheet" in response.content.decode()
