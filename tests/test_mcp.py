@@ -284,17 +284,26 @@ def test_bad_arguments_get_mcp_errors_never_a_crash(kb, url):
     assert "No incident INC-1999-0001 that you may see" in results["unknown resource"].message
 
 
-def test_without_a_valid_token_the_endpoint_answers_401(kb, url):
+def test_requests_refused_before_mcp_get_their_status_and_a_json_rpc_error(kb, url):
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    with httpx2.Client() as http:
+    token = {**headers, "Authorization": f"Bearer {kb.outsider_token}"}
+    with httpx2.Client(timeout=10) as http:
         missing = http.post(url, json=message, headers=headers)
         wrong = http.post(url, json=message, headers={**headers, "Authorization": "Bearer coe_nope_nope"})
         session = http.post(url, json=message, headers={**headers, "Cookie": "sessionid=whatever"})
+        # No server-sent stream and no sessions: a GET is not held open as one (it would tie up a worker).
+        stream = http.get(url, headers=token)
+        delete = http.delete(url, headers=token)
+        garbage = http.post(url, content=b"not json", headers=token)
+        huge = http.post(url, content=b'{"jsonrpc": "2.0", "x": "' + b"x" * 3_000_000 + b'"}', headers=token)
     assert [missing.status_code, wrong.status_code, session.status_code] == [401, 401, 401]
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     assert missing.json()["error"]["message"] == "Authentication credentials were not provided."
     assert "default-src 'self'" in missing.headers["Content-Security-Policy"]  # the site's middleware, all of it
+    assert [stream.status_code, delete.status_code, garbage.status_code, huge.status_code] == [405, 405, 400, 413]
+    assert garbage.json()["error"]["code"] == -32700  # the SDK's parse error
+    assert huge.json()["error"]["message"] == "The request body is too large."
     assert McpCall.objects.count() == 0
 
 

@@ -26,7 +26,7 @@ from . import auth
 from .server import RATE_LIMITED, server
 
 # JSON-RPC codes for refusals (the server's range, -32000 to -32099, but for a body too large).
-REFUSAL_CODES = {401: -32001, 403: -32001, 413: INVALID_REQUEST, 429: RATE_LIMITED}
+REFUSAL_CODES = {401: -32001, 403: -32001, 405: INVALID_REQUEST, 413: INVALID_REQUEST, 429: RATE_LIMITED}
 
 # The SDK's transport says at INFO that it starts, stops and terminates its session: here, on every request.
 for _name in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
@@ -86,8 +86,9 @@ async def _exchange(scope: dict, body: bytes) -> tuple[int, list[tuple[bytes, by
 
 
 class McpView(APIView):
-    """POST a JSON-RPC message (Accept: application/json, text/event-stream); GET and DELETE are the
-    transport's to refuse (no sessions, no server-sent stream)."""
+    """POST a JSON-RPC message (Accept: application/json, text/event-stream). GET and DELETE are answered 405
+    here, as the specification allows a server without a stream of its own or sessions: the SDK's transport
+    would hold a GET open as an event stream, which a sync worker cannot afford."""
 
     schema = None  # not part of the REST API's OpenAPI document: MCP describes itself (tools/list)
     authentication_classes = [BearerTokenAuthentication]
@@ -104,7 +105,7 @@ class McpView(APIView):
         response.data = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": detail}}
         return response
 
-    def handle(self, request):
+    def post(self, request):
         body = request.body
         with auth.acting_as(auth.Principal(token=request.auth, transport="http")):
             status, headers, content = async_to_sync(_exchange)(_scope(request, body), body)
@@ -113,5 +114,3 @@ class McpView(APIView):
             if name.decode("latin-1").lower() not in _DROPPED:
                 response[name.decode("latin-1")] = value.decode("latin-1")
         return response
-
-    post = get = delete = handle
