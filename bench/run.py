@@ -29,7 +29,8 @@ in-Django floor (floor.py), a second reference. Settings, all optional:
     BENCH_SEARCH         the search term (default: checkout)
     BENCH_SEARCH_BROAD   a term most COEs contain, reported without a target (default: agent deleted)
     BENCH_CASES          comma-separated subset of the case names (`visibility` for the visibility
-                         case, `sweep` for the reminder sweep)
+                         case, `sweep` for the reminder sweep, `imports` for the import of 10,000
+                         Markdown postmortems: bench/imports.py, also runnable alone)
     BENCH_REGENERATE     true: drop the benchmark database and generate again
 
 The data is generated once per (seed, size) and reused; a table bench_dataset in the
@@ -58,6 +59,7 @@ from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import psycopg
 
+from . import imports as bench_imports
 from . import load, writer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -979,6 +981,13 @@ def table(report: dict) -> str:
         )
     elif sweep.get("verdict") != "not run":
         lines.append(f"| Reminder sweep | {sweep.get('error', 'failed')} |" + " |" * 9 + " MISS |")
+    imported = report.get("imports") or {}
+    if imported.get("seconds") is not None:
+        lines.append(
+            f"| Import, {imported['files']:,} Markdown postmortems | {_fmt(imported['seconds'], 1)} s "
+            f"| {_fmt(imported['files_per_second'], 1)} files/s | {imported['created']['incidents']:,} incidents "
+            f"| - | - | - | - | - | < {imported['target_seconds'] / 60:.0f} min | {imported['verdict']} |"
+        )
     gen = report["dataset"]
     lines.append(
         f"| generate_data, {gen['incidents']:,} incidents | {_fmt(gen.get('rows_per_second'))} rows/s "
@@ -1231,6 +1240,11 @@ def main() -> None:
     except subprocess.CalledProcessError as error:
         sweep = {"error": f"failed ({error.returncode})", "verdict": "MISS"}
 
+    imported: dict = {"verdict": "not run"}
+    if cfg.wants("imports"):
+        _say("Import: Markdown postmortems into a database of their own (bench/imports.py)")
+        imported = bench_imports.run()
+
     per_100k = dataset["seconds"] * 100_000 / dataset["incidents"] if dataset.get("seconds") else None
     dataset["verdict"] = "pass" if per_100k is not None and per_100k < GENERATE_SECONDS_PER_100K else "MISS"
     report = {
@@ -1259,6 +1273,7 @@ def main() -> None:
             for c in cases
         ],
         "sweep": sweep,
+        "imports": imported,
         # Other work on the machine while it ran (1-minute load average before and after).
         "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "seconds": round(time.monotonic() - began, 1),

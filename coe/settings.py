@@ -193,6 +193,8 @@ REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss"})
 LOCAL_STATE_DIR = BASE_DIR / env_str("LOCAL_STATE_DIR", ".local")
 # Uploaded import files, read by the web server and the Celery worker; never served as URLs.
 MEDIA_ROOT = BASE_DIR / env_str("MEDIA_ROOT", str(LOCAL_STATE_DIR / "uploads"))
+# Imports: a TOML file of heading mappings added to incidents/imports/headings.toml (docs/imports.md).
+IMPORT_HEADINGS_FILE = env_str("IMPORT_HEADINGS_FILE", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:

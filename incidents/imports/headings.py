@@ -69,7 +69,7 @@ def _checked(data: dict, path: Path) -> dict:
 def mapping() -> Mapping:
     merged: dict[str, dict] = {"headings": {}, "front_matter": {}, "categories": {}, "timeline_kinds": {}}
     files = [DEFAULT_FILE]
-    if extra := getattr(settings, "IMPORT_HEADINGS_FILE", ""):
+    if extra := settings.IMPORT_HEADINGS_FILE:
         files.append(Path(extra))
     for path in files:
         data = _checked(_read(path), path)
