@@ -11,20 +11,24 @@ import json
 
 import httpx2
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from incidents.api.throttling import UserRateThrottle
+from incidents.mcp import knowledge, planned_action
 from incidents.mcp.server import RATE_LIMITED
 from incidents.models import McpCall
+from incidents.seed.loader import load
 
 from .factories import UserFactory
 from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, TOOLS, every_answer, http_client, knowledge_base, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+User = get_user_model()
 KIRO_ACTION = "delete and recreate the production environment of the cost reporting service"
 
 
@@ -93,6 +97,9 @@ def test_the_tools_answer_from_the_seeded_knowledge_base(kb, url):
     assert incident["services"] == ["AWS Cost Explorer", "Kiro"]
     assert incident["times"]["started"] == "December 2025"  # at the precision the sources give
     assert PEER_REVIEW in incident["controls"]
+    # The disputed attribution: each claim beside its source, Amazon's correction among them.
+    assert {claim["source"] for claim in incident["claims"]} >= {"Amazon"}
+    assert len({claim["stance"] for claim in incident["claims"]}) > 1
     assert incident["coe_readable"] is True
     assert incident["timeline"]
     assert incident["action_items"]
@@ -381,3 +388,43 @@ def test_the_call_log_is_read_only_and_for_superusers_in_the_admin(client, kb, d
     assert client.get(reverse("admin:incidents_mcpcall_add")).status_code == 403
     assert client.post(reverse("admin:incidents_mcpcall_delete", args=[call.pk]), {"post": "yes"}).status_code == 403
     assert McpCall.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_tools_query_counts(roles, django_assert_num_queries):
+    """What each tool costs in queries, whatever the size of the knowledge base (the tools' bodies, called
+    as the server calls them)."""
+    load()
+    user = User.objects.get(username="leader")
+    search = {"cause": None, "ai_involved": None, "started_after": None, "started_before": None, "limit": 10}
+    # 1 the service's name among those the user may see (the list's filter), 2 the search's plan check (a
+    # broad query is refused), 3 the matches ranked and counted, 4 the page's incidents with their snippets,
+    # 5-7 the matching COE sections, timeline events and action items, 8 the page's services
+    with django_assert_num_queries(8):
+        knowledge.search_incidents(user, query="delete recreate", service="AWS Cost Explorer", **search)
+    # 1 the count, 2 the page, 3 its services
+    with django_assert_num_queries(3):
+        knowledge.search_incidents(user, query=None, service=None, **search)
+    # 1 the service exists for the user, 2 the count, 3 the page of items with incident and owner
+    with django_assert_num_queries(3):
+        knowledge.list_action_items(
+            user, open=True, overdue=None, owner=None, team=None, service="Kiro", incident=None, limit=20
+        )
+    # 1 the visible controls, 2 the visible incidents that led to them, 3 those incidents' services
+    with django_assert_num_queries(3):
+        knowledge.list_controls(user, service=None, include_inactive=True, limit=50)
+    # 1 the incident, 2 its COE, 3 the sources it cites, 4 its action items, 5 its timeline
+    with django_assert_num_queries(5):
+        knowledge.get_coe(user, key="INC-2025-0003")
+    # 1 the service, 2 the search's plan check, 3 the ranked matches, 4 their incidents and snippets, 5-7 the
+    # snippets' COE sections, timeline events and action items, 8 the service's own incidents, 9-14 which of
+    # the six words each candidate matches, 15 the picked incidents, 16 their services, 17 the active
+    # controls, 18 their visible incidents, 19 those incidents' services, 20 the open items on the service
+    with django_assert_num_queries(20):
+        planned_action.check_planned_action(
+            user,
+            description="delete and recreate the production environment of the cost reporting service",
+            service="AWS Cost Explorer",
+            environment=None,
+            deletes_or_recreates=True,
+        )

@@ -27,6 +27,7 @@ from incidents.templatetags.times import event_time_text, incident_time_text
 # COEs an agent may read as lessons: reviewed and signed off by a second person.
 READABLE_COE = (CoeStatus.APPROVED, CoeStatus.PUBLISHED)
 MILESTONES = ("started", "detected", "mitigated", "resolved")
+SERVICES_NAMED = 40
 
 
 class Refused(Exception):
@@ -43,13 +44,13 @@ def plain_snippet(snippet: str) -> str:
     return html.unescape(str(snippet).replace("<mark>", "**").replace("</mark>", "**"))
 
 
-def service_names(user) -> list[str]:
-    return list(Service.objects.visible_to(user).values_list("name", flat=True))
-
-
 def unknown_service(user, name: str = "") -> str:
+    """The refusal of a service name, with the names the user may use (the first SERVICES_NAMED of them: a
+    knowledge base of thousands of services would otherwise answer with all of them)."""
+    names = list(Service.objects.visible_to(user).values_list("name", flat=True)[: SERVICES_NAMED + 1])
+    listed = ", ".join(names[:SERVICES_NAMED]) + (", …" if len(names) > SERVICES_NAMED else "")
     named = f" {name!r}" if name else " by that name"
-    return f"No service{named} among the incidents you may see. Services: {', '.join(service_names(user))}."
+    return f"No service{named} among the incidents you may see. Services: {listed}."
 
 
 def _refuse_filter(user, errors) -> Refused:
@@ -177,8 +178,29 @@ def get_incident(user, *, key: str) -> dict:
             }
             for event in incident.timeline.all()
         ],
+        "impact": [
+            {
+                "name": figure.name,
+                "value": str(figure.value),
+                "unit": figure.unit,
+                "estimate": figure.is_estimate,
+                "source": figure.source.publisher if figure.source else None,
+            }
+            for figure in incident.impact_figures.all()
+        ],
+        # Sources disagree; each claim is kept beside its source rather than resolved.
+        "claims": [
+            {
+                "claimant": claim.claimant,
+                "stance": claim.get_stance_display(),
+                "statement": claim.statement,
+                "source": claim.source.publisher,
+            }
+            for claim in incident.claims.all()
+        ],
         "action_items": [action_row(item) for item in incident.action_items.all()],
         "controls": [control.name for control in controls],
+        "sources": [{"publisher": s.publisher, "title": s.title, "url": s.url} for s in incident.sources.all()],
         "coe_status": coe_status,
         "coe_readable": coe_status in READABLE_COE,
     }
@@ -191,7 +213,7 @@ def cited_sources(incident: Incident) -> QuerySet[Source]:
     return Source.objects.filter(pk__in=cited[0].union(*cited[1:])).order_by("published_on", "publisher")
 
 
-def coe_markdown(coe: CoeDocument) -> str:
+def coe_markdown(coe: CoeDocument, sources: list[Source] | None = None) -> str:
     """The COE as the site exports it (templates/incidents/coe_export.md), with the sources it rests on."""
     incident = coe.incident
     return render_to_string(
@@ -202,7 +224,7 @@ def coe_markdown(coe: CoeDocument) -> str:
             "sections": coe.section_items(),
             "items": list(incident.action_items.select_related("owner", "source")),
             "timeline": list(incident.timeline.select_related("source")),
-            "sources": list(cited_sources(incident)),
+            "sources": sources if sources is not None else list(cited_sources(incident)),
         },
     )
 
@@ -220,16 +242,14 @@ def readable_coe(user, key: str) -> CoeDocument:
 
 def get_coe(user, *, key: str) -> dict:
     coe = readable_coe(user, key)
+    sources = list(cited_sources(coe.incident))
     return {
         "key": coe.incident.key,
         "title": coe.incident.title,
         "status": coe.status,
         "published": coe.published_at.date().isoformat() if coe.published_at else None,
-        "sources": [
-            {"publisher": s.publisher, "title": s.title, "url": s.url, "kind": s.kind}
-            for s in cited_sources(coe.incident)
-        ],
-        "markdown": coe_markdown(coe),
+        "sources": [{"publisher": s.publisher, "title": s.title, "url": s.url, "kind": s.kind} for s in sources],
+        "markdown": coe_markdown(coe, sources),
     }
 
 
