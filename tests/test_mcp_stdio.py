@@ -10,7 +10,9 @@ import sys
 
 import pytest
 from django.db import connection
+from mcp.shared.exceptions import MCPError
 
+from incidents.mcp.server import RATE_LIMITED
 from incidents.models import McpCall
 
 from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, ROOT, TOOLS, every_answer, knowledge_base, stdio_client
@@ -80,6 +82,27 @@ def test_a_restricted_incident_never_reaches_an_outsider_over_stdio(kb, db_url):
     assert {label: answer for label, answer in as_outsider.items() if MARKER.lower() in answer.lower()} == {}
     assert MARKER in as_member["get_incident"]
     assert MARKER in as_member["resource read"]
+
+
+def test_stdio_calls_count_against_the_api_rate(kb, db_url):
+    async def calls():
+        answered = 0
+        async with stdio_client(db_url, kb.outsider_token, API_THROTTLE_USER="3/hour") as client:
+            try:
+                for _ in range(5):
+                    await client.call_tool("list_controls", {})
+                    answered += 1
+            except MCPError as refused:
+                return answered, refused
+        return answered, None
+
+    answered, refused = asyncio.run(calls())
+    assert answered == 3
+    assert refused.code == RATE_LIMITED
+    assert refused.message.startswith("Rate limit reached; try again in")
+    logged = list(McpCall.objects.order_by("id").values_list("error", flat=True))
+    assert logged[:3] == ["", "", ""]
+    assert logged[3].startswith("Rate limit reached")
 
 
 def test_the_command_refuses_to_start_without_a_good_token(kb, db_url):

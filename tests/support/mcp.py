@@ -163,8 +163,8 @@ def http_client(url: str, token: str | None) -> Client:
     return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)))
 
 
-def stdio_client(database_url: str, token: str) -> Client:
-    env = {**os.environ, "DATABASE_URL": database_url, "COE_API_TOKEN": token}
+def stdio_client(database_url: str, token: str, **env_vars: str) -> Client:
+    env = {**os.environ, "DATABASE_URL": database_url, "COE_API_TOKEN": token, **env_vars}
     server = StdioServerParameters(command=sys.executable, args=[str(ROOT / "manage.py"), "mcp"], env=env, cwd=ROOT)
     return Client(server)
 
