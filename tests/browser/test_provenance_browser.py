@@ -97,3 +97,31 @@ def test_each_seeded_incident_shows_reported_facts_our_readings_and_demo_states_
     # Dashed for ours, dotted for a demo's, none for a reported fact: told apart without colour.
     assert looks == {"ours": "dashed", "demo": "dotted", "reported": "none"}, looks
     assert page.console_errors == [], "console errors:\n" + "\n".join(page.console_errors)
+
+
+def test_a_seeded_coe_and_action_item_show_whose_each_statement_is(seeded, page: Page, login, artifacts):
+    coe = CoeDocument.objects.select_related("incident").filter(approver__isnull=False).order_by("id").first()
+    assert coe is not None, "the seeded knowledge base has an approved COE"
+    incident = coe.incident
+    login(page, "leader", "demo")
+
+    page.goto(f"/incidents/{incident.key}/coe/")
+    expect(page.get_by_role("note")).to_contain_text("Demo data.")
+    expect(page.locator(".page-head .meta .badge-demo")).to_have_text("Demo workflow")  # beside the approval
+    rows = page.locator("section[aria-labelledby='h-items'] tbody tr")
+    assert rows.count() == incident.action_items.count()
+    for row in rows.all():
+        cells = row.locator("td")
+        assert cells.first.locator(".basis").count() == 1  # reported by its source, or our proposal
+        expect(cells.nth(5).locator(".badge-demo")).to_have_text("Demo workflow")
+    assert axe_violations(page) == []
+    for folder in _shots(artifacts):
+        page.screenshot(path=folder / f"provenance-{incident.key}-coe.png", full_page=True)
+
+    item = incident.action_items.order_by("id").first()
+    page.goto(f"/incidents/{incident.key}/actions/{item.pk}/")
+    expect(page.get_by_role("note")).to_contain_text("Demo data.")
+    expect(page.locator("dl.facts dd").first.locator(".badge-demo")).to_have_text("Demo workflow")
+    assert page.locator("h1 + p .basis").count() == 1
+    assert axe_violations(page) == []
+    assert page.console_errors == [], "console errors:\n" + "\n".join(page.console_errors)
