@@ -280,3 +280,12 @@ def test_two_worker_processes_import_the_same_as_one(reviewer):
     assert sorted(Incident.objects.values_list("key", flat=True)) == sorted(
         entry["key"] for entry in job.report if entry["action"] == "create"
     )
+
+
+@pytest.mark.django_db
+def test_the_dashboard_page_shows_imported_coes_apart(client_for, reviewer, leader):
+    run(FIXTURES / "front-matter" / "9d41e2b7-1c3a-4e8e-b7f2-6a5c0d2e4f11.md", user=reviewer)
+    page = client_for(leader).get("/dashboard/?period=all").content.decode()
+    assert "Imported from earlier tools, not judged" in page
+    listed = client_for(leader).get("/dashboard/incidents/?period=all&subset=coe&value=imported_not_judged")
+    assert "Storage outage after a configuration change" in listed.content.decode()
