@@ -19,7 +19,6 @@ from django.urls import reverse
 from incidents import search
 from incidents.filters import ActionItemFilter, IncidentFilter
 from incidents.models import ActionItem, CoeDocument, Control, Incident, Service, Source
-from incidents.models.evidence import _citations
 from incidents.models.vocab import CoeStatus, ControlStatus
 from incidents.selectors import incident_detail_queryset
 from incidents.templatetags.times import event_time_text, incident_time_text
@@ -207,10 +206,8 @@ def get_incident(user, *, key: str) -> dict:
 
 
 def cited_sources(incident: Incident) -> QuerySet[Source]:
-    """Every source the incident lists or any of its records cites (all visible to whoever sees it), in one
-    query over the model's own list of citing records."""
-    cited = [rows.filter(**{owner: incident.pk}).values(column) for rows, column, owner in _citations()]
-    return Source.objects.filter(pk__in=cited[0].union(*cited[1:])).order_by("published_on", "publisher")
+    """Every source the incident lists or any of its records cites (all visible to whoever sees it)."""
+    return Source.objects.cited_by(incident).order_by("published_on", "publisher")
 
 
 def coe_markdown(coe: CoeDocument, sources: list[Source] | None = None) -> str:

@@ -226,9 +226,7 @@ class KnowledgeBaseServer(MCPServer):
     """MCPServer with a resource list of the caller's own: the published COEs its user may read."""
 
     async def list_resources(self) -> list[McpResource]:
-        coes = await sync_to_async(_principal_call, thread_sensitive=True)(
-            lambda user: knowledge.published_coes(user), auth.current(), {}
-        )
+        coes = await sync_to_async(_principal_call, thread_sensitive=True)(knowledge.published_coes, auth.current(), {})
         return [
             McpResource(
                 uri=f"coe://{coe.incident.key}",

@@ -48,6 +48,11 @@ class SourceQuerySet(models.QuerySet):
             return self.all()
         return self.exclude(pk__any_of=_cited_only_by_hidden(user))
 
+    def cited_by(self, incident) -> SourceQuerySet:
+        """The sources the incident lists or any of its records cites: one query (a UNION of the citations)."""
+        cited = [rows.filter(**{owner: incident.pk}).values(column) for rows, column, owner in _citations()]
+        return self.filter(pk__in=cited[0].union(*cited[1:]))
+
 
 def _cited_only_by_hidden(user) -> list[int]:
     """The ids of sources that incidents hidden from `user` cite and nothing else does.
