@@ -113,7 +113,8 @@ def search_incidents(
             row["snippet"] = plain_snippet(result.snippet)
             row["matches"] = [{"where": hit.label, "snippet": plain_snippet(hit.snippet)} for hit in result.hits]
             rows.append(row)
-        return {"query": found.text, "total": found.total, "incidents": rows}
+        # A query matching most of a large knowledge base is ranked among the latest incidents only: say so.
+        return {"query": found.text, "total": found.total, "searched_latest": found.latest, "incidents": rows}
     incidents = search._apply_filters(filters.qs, facets)
     total = incidents.count()
     page = incidents.with_ai_flag().prefetch_related("services").order_by("-started_at", "-id")[:limit]
