@@ -279,6 +279,9 @@ async def record_calls(ctx, call_next):
     except MCPError as exc:
         error = exc.message
         raise
+    except Exception as exc:  # the SDK answers an internal error; the log says what broke
+        error = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         size = len(json.dumps(result, ensure_ascii=False, default=str)) if result is not None else 0
         await sync_to_async(mcp_call_record, thread_sensitive=True)(
