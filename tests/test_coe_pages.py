@@ -993,9 +993,9 @@ class TestExport:
         assert text.index("## Five whys") < text.index("## Resolution")
         assert "### The checkout DNS record was empty" in text
         assert "1. The automation applied an empty plan\n2. Nothing compared the plan with the live record\n3. " in text
-        assert "| Action | Type | Priority | Owner | Due | Status | Ticket |" in text
+        assert "| Action | Basis | Type | Priority | Owner | Due | Status | Ticket |" in text
         assert (
-            "| Reject empty DNS plans in the pipeline | Prevent | P1 | rita | 2025-11-30 | Open "
+            "| Reject empty DNS plans in the pipeline | Reported | Prevent | P1 | rita | 2025-11-30 | Open "
             "| https://tickets.example.com/OPS-2 |"
         ) in text
 
