@@ -688,9 +688,10 @@ def _drafted_promptly(data: _Input) -> _Result:
     if not resolved_at:
         result.info.append("The incident has no resolution time yet")
         return result
-    # An unsaved COE is being drafted now.
+    # An unsaved COE is being drafted now: on the check's day at the latest (created_at is a default,
+    # set when the object was built, so an imported COE can keep its own date).
     created_at = getattr(data.coe, "created_at", None)
-    drafted_on = _as_date(created_at) if created_at else data.today
+    drafted_on = min(_as_date(created_at), data.today) if created_at else data.today
     days = max(0, (drafted_on - _as_date(resolved_at)).days)
     note = f"drafted {days} days after resolution; the target is {data.draft_target_days}"
     if days > data.draft_target_days:
