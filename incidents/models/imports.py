@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .bounds import stored_range
+
 
 class ImportFormat(models.TextChoices):
     MARKDOWN = "markdown", "Markdown (with or without front matter)"
@@ -32,6 +34,7 @@ class ImportMapping(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [stored_range("importmapping", column) for column in ("created_at", "updated_at")]
 
     def __str__(self) -> str:
         return self.name
@@ -65,6 +68,7 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [stored_range("importjob", column) for column in ("created_at", "started_at", "finished_at")]
 
     def __str__(self) -> str:
         return f"Import {self.pk} ({self.get_format_display()}, {self.get_state_display()})"

@@ -213,7 +213,15 @@ class Incident(models.Model):
             ),
             *(
                 stored_range("incident", column)
-                for column in ("started_at", "detected_at", "mitigated_at", "resolved_at", "created_at", "updated_at")
+                for column in (
+                    "started_at",
+                    "detected_at",
+                    "mitigated_at",
+                    "resolved_at",
+                    "imported_at",
+                    "created_at",
+                    "updated_at",
+                )
             ),
         ]
         indexes = [
@@ -258,6 +266,8 @@ class Incident(models.Model):
                     "mitigated_estimated",
                     "resolved_precision",
                     "resolved_estimated",
+                    # Imported incidents' COE timeliness is counted apart.
+                    "imported_at",
                 ],
                 name="incident_dashboard_cov",
             ),

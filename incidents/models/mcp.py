@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .bounds import stored_range
+
 
 class McpCall(models.Model):
     token = models.ForeignKey("incidents.ApiToken", null=True, blank=True, on_delete=models.SET_NULL)
@@ -23,6 +25,7 @@ class McpCall(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "MCP call"
+        constraints = [stored_range("mcpcall", "created_at")]
 
     def __str__(self) -> str:
         return f"{self.agent_name or self.user_id}: {self.tool or self.method}"
