@@ -31,7 +31,8 @@ from .records import ImportedIncident, ReadFailure
 from .sources import SourceFile
 from .timeline_lines import read_timeline
 
-_PARSER = MarkdownIt("commonmark").enable("table")
+# Only the block structure is needed (where headings are): inline parsing is skipped.
+_PARSER = MarkdownIt("commonmark").enable("table").disable("inline")
 # The longest external id the column holds; a longer front-matter id or URL is kept by its hash.
 EXTERNAL_ID_MAX = 100
 

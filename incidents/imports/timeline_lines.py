@@ -15,6 +15,7 @@ Abbreviations are read as the offset they name (PDT is UTC-7), as the writer sta
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -209,7 +210,15 @@ class _TimelineReader:
 
     def _kind(self, description: str) -> str:
         lowered = description.lower()
-        for kind, words in self.kinds:
-            if any(re.search(rf"\b{re.escape(word)}\b", lowered) for word in words):
+        for kind, pattern in _kind_patterns(self.kinds):
+            if pattern.search(lowered):
                 return kind
         return TimelineKind.CONTEXT
+
+
+@functools.cache
+def _kind_patterns(kinds) -> tuple[tuple[str, re.Pattern], ...]:
+    """One pattern per kind: any of its words, at word boundaries."""
+    return tuple(
+        (kind, re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b")) for kind, words in kinds
+    )

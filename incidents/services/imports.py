@@ -112,8 +112,8 @@ def incident_import(*, item: ImportedIncident, user) -> ImportOutcome:
     # A new incident's own milestone events are written with the rest of its timeline (_timeline).
     incident = _save_incident(user=user, incident=incident, data=data, events_follow=action == "update")
     _timeline(incident, item, new=action == "create")
-    _action_items(incident, item, user=user, written_at=written_at, warnings=warnings)
-    _coe(incident, item, user=user, written_at=written_at, digest=digest)
+    _action_items(incident, item, user=user, written_at=written_at, new=action == "create")
+    _coe(incident, item, user=user, written_at=written_at, digest=digest, new=action == "create")
     return ImportOutcome(action, incident, warnings)
 
 
@@ -211,7 +211,7 @@ def _timeline(incident: Incident, item: ImportedIncident, *, new: bool) -> None:
     by one through timeline_event_create, which checks that rule per event: a large import is spared
     those queries, and the model's own validation runs as for any event."""
     events = list(item.timeline)
-    have = set(incident.timeline.values_list("occurred_at", "description"))
+    have = set() if new else set(incident.timeline.values_list("occurred_at", "description"))
     for milestone in MILESTONES:
         at = getattr(incident, milestone.at)
         if at is None:
@@ -271,13 +271,13 @@ def _action_type(title: str) -> str:
     return ActionType.PREVENT
 
 
-def _action_items(incident: Incident, item: ImportedIncident, *, user, written_at, warnings: list[str]) -> None:
+def _action_items(incident: Incident, item: ImportedIncident, *, user, written_at, new: bool) -> None:
     """Each item the file lists that is not there yet, with its own dates (see the module's docstring).
 
     Saved here rather than by action_item_create, which would close an item now and record today as
     when; the same model rules apply (ActionItem.close, full_clean). Verifying is a second person's word
     given here, so an item the file says was verified is imported done, the file's word in its text."""
-    have = set(incident.action_items.values_list("title", flat=True))
+    have = set() if new else set(incident.action_items.values_list("title", flat=True))
     users = get_user_model().objects
     for raw in item.action_items:
         if raw.title in have:
@@ -320,14 +320,14 @@ def _action_items(incident: Incident, item: ImportedIncident, *, user, written_a
         action.save()
 
 
-def _coe(incident: Incident, item: ImportedIncident, *, user, written_at, digest: str) -> None:
+def _coe(incident: Incident, item: ImportedIncident, *, user, written_at, digest: str, new: bool) -> None:
     sections = {key: item.sections.get(key, "") for key in SECTION_KEYS}
     if item.notes:
         notes = "\n\n".join(f"### {heading}\n\n{text}".strip() for heading, text in item.notes)
         sections["related_items"] = "\n\n".join(
             filter(None, (sections["related_items"], f"## {NOTES_HEADING}\n\n{notes}"))
         )
-    coe = CoeDocument.objects.select_for_update().filter(incident=incident).first()
+    coe = None if new else CoeDocument.objects.select_for_update().filter(incident=incident).first()
     if coe is None:
         coe = CoeDocument(incident=incident, owner=user, created_at=written_at)
     elif coe.status != CoeStatus.DRAFT:
