@@ -410,17 +410,18 @@ def test_the_tools_query_counts(roles, django_assert_num_queries):
         knowledge.list_action_items(
             user, open=True, overdue=None, owner=None, team=None, service="Kiro", incident=None, limit=20
         )
-    # 1 the visible controls, 2 the visible incidents that led to them, 3 those incidents' services
-    with django_assert_num_queries(3):
+    # 1 the visible controls, 2 the earliest incidents the user may see that led to each, and how many
+    with django_assert_num_queries(2):
         knowledge.list_controls(user, service=None, include_inactive=True, limit=50)
     # 1 the incident, 2 its COE, 3 the sources it cites, 4 its action items, 5 its timeline
     with django_assert_num_queries(5):
         knowledge.get_coe(user, key="INC-2025-0003")
     # 1 the service, 2 the search's plan check, 3 the ranked matches, 4 their incidents and snippets, 5-7 the
-    # snippets' COE sections, timeline events and action items, 8 the service's own incidents, 9-14 which of
-    # the six words each candidate matches, 15 the picked incidents, 16 their services, 17 the active
-    # controls, 18 their visible incidents, 19 those incidents' services, 20 the open items on the service
-    with django_assert_num_queries(20):
+    # snippets' COE sections, timeline events and action items, 8 the service's own incidents, 9 which of the
+    # words each candidate matches, 10 the picked incidents, 11 their services, 12 the active controls the
+    # similar incidents led to, 13 those on the service, 14 the incidents each control followed, 15 the
+    # controls, 16 the open items on the service
+    with django_assert_num_queries(16):
         planned_action.check_planned_action(
             user,
             description="delete and recreate the production environment of the cost reporting service",

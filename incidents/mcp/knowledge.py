@@ -12,7 +12,8 @@ import html
 from datetime import date
 from types import SimpleNamespace
 
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window, prefetch_related_objects
+from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -25,6 +26,8 @@ from incidents.templatetags.times import event_time_text, incident_time_text
 
 # COEs an agent may read as lessons: reviewed and signed off by a second person.
 READABLE_COE = (CoeStatus.APPROVED, CoeStatus.PUBLISHED)
+LED_TO_BY = 5  # incidents named per control
+RESOURCES_LISTED = 100  # the latest published COEs; older ones are read by key (coe://{key}, get_coe)
 MILESTONES = ("started", "detected", "mitigated", "resolved")
 SERVICES_NAMED = 40
 
@@ -137,15 +140,38 @@ def _coe_status(incident: Incident) -> str | None:
 
 
 def visible_controls(user) -> QuerySet[Control]:
-    """Controls with an incident the user may see, or with none (a mandate of everyone's): a control
-    that only restricted incidents led to would tell of them by its name."""
-    return Control.objects.filter(Q(incidents__in=_visible(user)) | Q(incidents__isnull=True)).distinct()
+    """Controls with an incident the user may see, or with none (a mandate of everyone's): a control that
+    only restricted incidents led to would tell of them by its name. Checked per control against the few
+    incidents hidden from the user, not by joining every visible one."""
+    links = Control.incidents.through.objects.filter(control=OuterRef("pk"))
+    shown = links.exclude(incident__in=Incident.objects.hidden_from(user))
+    return Control.objects.filter(Exists(shown) | ~Exists(links))
+
+
+def led_to_by(user, control_ids: list[int]) -> dict[int, tuple[list[dict], int]]:
+    """For each control, the earliest LED_TO_BY incidents the user may see that led to it, and how many do:
+    one query (a control can follow thousands of incidents)."""
+    by_control = F("control_id")
+    links = (
+        Control.incidents.through.objects.filter(control_id__in=control_ids)
+        .exclude(incident__in=Incident.objects.hidden_from(user))
+        .annotate(
+            n=Window(RowNumber(), partition_by=[by_control], order_by=[F("incident__started_at"), F("incident_id")]),
+            total=Window(Count("id"), partition_by=[by_control]),
+        )
+        .filter(n__lte=LED_TO_BY)
+        .order_by("control_id", "n")
+        .values_list("control_id", "incident__key", "incident__title", "total")
+    )
+    found: dict[int, tuple[list[dict], int]] = {}
+    for control_id, key, title, total in links:
+        found.setdefault(control_id, ([], total))[0].append({"key": key, "title": title})
+    return found
 
 
 def get_incident(user, *, key: str) -> dict:
     incident = _incident_for(user, key, incident_detail_queryset(user=user).with_ai_flag())
     coe_status = _coe_status(incident)
-    controls = visible_controls(user).filter(incidents=incident)
     return {
         **incident_row(incident),
         "summary": incident.summary,
@@ -199,7 +225,8 @@ def get_incident(user, *, key: str) -> dict:
             for claim in incident.claims.all()
         ],
         "action_items": [action_row(item) for item in incident.action_items.all()],
-        "controls": [control.name for control in controls],
+        # Visible with the incident: a control is shown to whoever sees one of its incidents.
+        "controls": [control.name for control in incident.controls.all()],
         "sources": [{"publisher": s.publisher, "title": s.title, "url": s.url} for s in incident.sources.all()],
         "coe_status": coe_status,
         "coe_readable": coe_status in READABLE_COE,
@@ -251,12 +278,12 @@ def get_coe(user, *, key: str) -> dict:
     }
 
 
-def published_coes(user) -> list[CoeDocument]:
-    """The published COEs the user may read, newest first (the MCP resources)."""
+def published_coes(user) -> list[dict]:
+    """The latest published COEs the user may read (the MCP resources): key, title, publication time."""
     return list(
         CoeDocument.objects.filter(status=CoeStatus.PUBLISHED, incident__in=_visible(user))
-        .select_related("incident")
         .order_by("-published_at", "-id")
+        .values("incident__key", "incident__title", "published_at")[:RESOURCES_LISTED]
     )
 
 
@@ -296,14 +323,13 @@ def list_action_items(
     if team:
         items = items.filter(Q(team__slug=team) | Q(team__name__iexact=team))
     if service:
-        if not Service.objects.visible_to(user).filter(name__iexact=service).exists():
-            raise Refused(unknown_service(user, service))
-        items = items.filter(incident__services__name__iexact=service).distinct()
+        items = items.filter(incident__services__in=service_ids(user, service)).distinct()
     total = items.count()
     return {"total": total, "action_items": [action_row(item) for item in items.order_by("due_date", "id")[:limit]]}
 
 
-def control_row(control: Control) -> dict:
+def control_row(control: Control, led: tuple[list[dict], int] | None) -> dict:
+    incidents, total = led or ([], 0)
     return {
         "name": control.name,
         "description": control.description,
@@ -314,28 +340,28 @@ def control_row(control: Control) -> dict:
         "owner": control.owner_name,
         "disputed": control.disputed,
         "dispute_note": control.dispute_note,
-        "led_to_by": [{"key": incident.key, "title": incident.title} for incident in control.seen_incidents],
+        "led_to_by": incidents,  # the earliest LED_TO_BY
+        "incidents_total": total,
     }
 
 
-def controls_with_incidents(user) -> QuerySet[Control]:
-    """Visible controls, each with `seen_incidents`: the incidents that led to it and the user may see."""
-    return visible_controls(user).prefetch_related(
-        Prefetch(
-            "incidents",
-            queryset=_visible(user).prefetch_related("services").order_by("started_at"),
-            to_attr="seen_incidents",
-        )
-    )
+def service_ids(user, name: str) -> list[int]:
+    """The service of that name among those the user may see, or Refused naming the ones they may."""
+    found = list(Service.objects.visible_to(user).filter(name__iexact=name.strip()).values_list("pk", flat=True))
+    if not found:
+        raise Refused(unknown_service(user, name))
+    return found
 
 
 def list_controls(user, *, service: str | None, include_inactive: bool, limit: int) -> dict:
-    controls = controls_with_incidents(user)
+    controls = visible_controls(user)
     if not include_inactive:
         controls = controls.filter(status=ControlStatus.ACTIVE)
     if service:
-        if not Service.objects.visible_to(user).filter(name__iexact=service).exists():
-            raise Refused(unknown_service(user, service))
-        controls = controls.filter(incidents__in=_visible(user).filter(services__name__iexact=service))
+        on_service = Control.incidents.through.objects.filter(
+            control=OuterRef("pk"), incident__services__in=service_ids(user, service)
+        ).exclude(incident__in=Incident.objects.hidden_from(user))
+        controls = controls.filter(Exists(on_service))
     controls = list(controls.order_by("name")[:limit])
-    return {"controls": [control_row(control) for control in controls]}
+    led = led_to_by(user, [control.pk for control in controls])
+    return {"controls": [control_row(control, led.get(control.pk)) for control in controls]}

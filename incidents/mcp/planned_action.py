@@ -15,8 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
+
 from incidents import search
-from incidents.models import Control, Incident, Service
+from incidents.models import ActionItem, CoeDocument, Control, Incident, TimelineEvent
+from incidents.models.fulltext import CONFIG
 from incidents.models.vocab import ControlStatus
 
 from . import knowledge
@@ -107,11 +111,7 @@ def _similar(user, plan: Plan, service_ids: set[int]) -> list[dict]:
     candidates = {pk: incident for pk, (incident, _s, _r) in ranked.items()} | {i.pk: i for i in on_service}
     if not candidates:
         return []
-    # Which of the plan's words each candidate matches: one indexed search per word, among the candidates.
-    shared: dict[int, list[str]] = {pk: [] for pk in candidates}
-    for word in words:
-        for pk in search.matching(user, word).filter(pk__in=candidates).values_list("pk", flat=True):
-            shared[pk].append(word)
+    shared = _shared_words(list(candidates), words)
     best = max((rank for _i, _s, rank in ranked.values()), default=0.0)
     same_service = {i.pk for i in on_service}
     picked = []
@@ -135,29 +135,65 @@ def _similar(user, plan: Plan, service_ids: set[int]) -> list[dict]:
     ]
 
 
+def _has_word(word: str) -> Q:
+    """The incident's own text, a COE section, a timeline event or an action item of it has the word (stemmed)."""
+    query = SearchQuery(word, search_type="plain", config=CONFIG)
+    return Q(search_vector=query) | Q(
+        *(
+            Exists(model.objects.filter(incident=OuterRef("pk"), search_vector=query))
+            for model in (CoeDocument, TimelineEvent, ActionItem)
+        ),
+        _connector=Q.OR,
+    )
+
+
+def _shared_words(candidates: list[int], words: list[str]) -> dict[int, list[str]]:
+    """Which of the plan's words each candidate matches, where the site's search looks: one query over the
+    candidates only (each word searched across the knowledge base would read every COE using a common word)."""
+    flags = {f"w{n}": ExpressionWrapper(_has_word(word), output_field=BooleanField()) for n, word in enumerate(words)}
+    rows = Incident.objects.filter(pk__in=candidates).values("pk", **flags)
+    return {row["pk"]: [word for n, word in enumerate(words) if row[f"w{n}"]] for row in rows}
+
+
 def _for_production(control: Control) -> bool:
     return bool(PRODUCTION.search(f"{control.name} {control.scope}"))
 
 
 def _applicable_controls(user, plan: Plan, similar: list[dict], service_ids: set[int]) -> list[dict]:
-    keys = {row["key"] for row in similar}
-    controls = knowledge.controls_with_incidents(user).filter(status=ControlStatus.ACTIVE)
+    """The active controls the similar incidents, or the service's incidents the user may see, led to."""
+    links = Control.incidents.through.objects.filter(control__status=ControlStatus.ACTIVE)
+    reasons: dict[int, list[str]] = {}
+    after: dict[int, list[str]] = {}
+    for control_id, key in links.filter(incident__key__in=[row["key"] for row in similar]).values_list(
+        "control_id", "incident__key"
+    ):
+        after.setdefault(control_id, []).append(key)
+    for control_id, keys in after.items():
+        reasons[control_id] = [f"put in place after {', '.join(sorted(keys))}, which is like this change"]
+    if service_ids:
+        on_service: dict[int, list[str]] = {}
+        rows = (
+            links.filter(incident__services__in=service_ids)
+            .exclude(incident__in=Incident.objects.hidden_from(user))
+            .order_by("incident__started_at")
+            .values_list("control_id", "incident__key")
+        )
+        for control_id, key in rows:
+            keys = on_service.setdefault(control_id, [])
+            if key not in keys:
+                keys.append(key)
+        for control_id, keys in on_service.items():
+            named = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
+            reasons.setdefault(control_id, []).append(f"in force on {plan.service} (after {named})")
+    controls = Control.objects.filter(pk__in=reasons).order_by("name")
+    led = knowledge.led_to_by(user, list(reasons))
     picked = []
-    for control in controls.order_by("name"):
-        reasons = []
-        led_by = [i.key for i in control.seen_incidents if i.key in keys]
-        if led_by:
-            reasons.append(f"put in place after {', '.join(led_by)}, which is like this change")
-        on_service = [i.key for i in control.seen_incidents if {s.pk for s in i.services.all()} & service_ids]
-        if on_service:
-            reasons.append(f"in force on {plan.service} (after {', '.join(on_service)})")
-        if not reasons:
-            continue
+    for control in controls:
         if _for_production(control) and not plan.in_production:
             continue  # written for production; this change is not in production
-        row = knowledge.control_row(control)
+        row = knowledge.control_row(control, led.get(control.pk))
         row["requires_second_person"] = bool(SECOND_PERSON.search(f"{control.name} {control.description}"))
-        row["reasons"] = reasons
+        row["reasons"] = reasons[control.pk]
         picked.append(row)
     return picked
 
@@ -200,12 +236,7 @@ def check_planned_action(
     user, *, description: str, service: str | None, environment: str | None, deletes_or_recreates: bool
 ) -> dict:
     plan = Plan(description.strip(), service, environment, deletes_or_recreates)
-    service_ids: set[int] = set()
-    if service:
-        found = Service.objects.visible_to(user).filter(name__iexact=service.strip())
-        service_ids = set(found.values_list("pk", flat=True))
-        if not service_ids:
-            raise knowledge.Refused(knowledge.unknown_service(user, service))
+    service_ids = set(knowledge.service_ids(user, service)) if service else set()
     if plan.read_only:
         similar, controls, items = [], [], []
         verdict, second_approver = "A read-only action: nothing in the knowledge base applies to it.", False

@@ -223,16 +223,16 @@ TOOLS = [
 
 
 class KnowledgeBaseServer(MCPServer):
-    """MCPServer with a resource list of the caller's own: the published COEs its user may read."""
+    """MCPServer with a resource list of the caller's own: the latest published COEs its user may read."""
 
     async def list_resources(self) -> list[McpResource]:
         coes = await sync_to_async(_principal_call, thread_sensitive=True)(knowledge.published_coes, auth.current(), {})
         return [
             McpResource(
-                uri=f"coe://{coe.incident.key}",
-                name=coe.incident.key,
-                title=f"COE: {coe.incident.title}",
-                description=f"Published {coe.published_at:%Y-%m-%d}" if coe.published_at else "Published",
+                uri=f"coe://{coe['incident__key']}",
+                name=coe["incident__key"],
+                title=f"COE: {coe['incident__title']}",
+                description=f"Published {coe['published_at']:%Y-%m-%d}" if coe["published_at"] else "Published",
                 mime_type="text/markdown",
             )
             for coe in coes
