@@ -94,6 +94,8 @@ def search_incidents(
     filters = IncidentFilter(
         {
             "service": service or "",
+            "primary_cause": [cause] if cause else [],
+            "ai_involved": "" if ai_involved is None else str(ai_involved).lower(),
             "started_after": started_after.isoformat() if started_after else "",
             "started_before": started_before.isoformat() if started_before else "",
         },
@@ -102,13 +104,8 @@ def search_incidents(
     )
     if not filters.is_valid():
         raise _refuse_filter(user, filters.errors)
-    facets = {}
-    if cause:
-        facets["primary_cause"] = cause
-    if ai_involved is not None:
-        facets["ai_involved"] = "true" if ai_involved else "false"
     if query:
-        found = search.search(user, query, facets, among=filters.qs)
+        found = search.search(user, query, among=filters.qs)
         prefetch_related_objects([result.incident for result in found.results[:limit]], "services")
         rows = []
         for result in found.results[:limit]:
@@ -118,7 +115,7 @@ def search_incidents(
             rows.append(row)
         # A query matching most of a large knowledge base is ranked among the latest incidents only: say so.
         return {"query": found.text, "total": found.total, "searched_latest": found.latest, "incidents": rows}
-    incidents = search._apply_filters(filters.qs, facets)
+    incidents = filters.qs
     total = incidents.count()
     page = incidents.with_ai_flag().prefetch_related("services").order_by("-started_at", "-id")[:limit]
     return {"query": "", "total": total, "incidents": [incident_row(incident) for incident in page]}
