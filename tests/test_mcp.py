@@ -76,6 +76,7 @@ def test_the_tools_answer_from_the_seeded_knowledge_base(kb, url):
                     "search_incidents",
                     {"service": "AWS Cost Explorer", "ai_involved": True, "started_after": "2025-12-01"},
                 ),
+                "by cause": await client.call_tool("search_incidents", {"cause": "automation_defect"}),
                 "incident": await client.call_tool("get_incident", {"key": key.lower()}),
                 "coe": await client.call_tool("get_coe", {"key": key}),
                 "items": await client.call_tool("list_action_items", {"service": "AWS Cost Explorer"}),
@@ -91,6 +92,9 @@ def test_the_tools_answer_from_the_seeded_knowledge_base(kb, url):
     assert found[0]["title"] == KIRO_TITLE
     assert "**delete**" in found[0]["snippet"]  # the matched words marked for the model
     assert [i["key"] for i in got["filtered"].structured_content["incidents"]] == [key]
+    by_cause = got["by cause"].structured_content
+    assert by_cause["total"] == len(by_cause["incidents"]) >= 1
+    assert {i["cause"] for i in by_cause["incidents"]} == {"automation_defect"}
 
     incident = got["incident"].structured_content
     assert incident["title"] == KIRO_TITLE
