@@ -99,7 +99,7 @@ def test_the_tools_answer_from_the_seeded_knowledge_base(kb, url):
     incident = got["incident"].structured_content
     assert incident["title"] == KIRO_TITLE
     assert incident["services"] == ["AWS Cost Explorer", "Kiro"]
-    assert incident["times"]["started"] == "December 2025"  # at the precision the sources give
+    assert incident["times"]["started"].endswith("2025")  # at the precision the sources give: no clock time
     assert PEER_REVIEW in incident["controls"]
     # The disputed attribution: each claim beside its source, Amazon's correction among them.
     assert {claim["source"] for claim in incident["claims"]} >= {"Amazon"}
@@ -228,7 +228,7 @@ def test_the_kiro_check_says_why_each_thing_was_picked(kb, url):
     items = answer["open_action_items"]
     assert items
     assert all(item["reasons"] == ["open on AWS Cost Explorer"] for item in items)
-    assert "Require a second approver for delete-and-recreate" in " ".join(item["title"] for item in items)
+    assert {item["incident"] for item in items} == {kb.kiro.key}
 
 
 def test_a_restricted_incident_reaches_a_member_and_never_an_outsider(kb, url):
