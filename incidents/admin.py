@@ -227,7 +227,7 @@ class McpCallAdmin(admin.ModelAdmin):
         "method",
         "tool",
         "result_size",
-        "duration_ms",
+        "duration",
         "error",
     ]
     # No list filters nor date hierarchy: each reads every row of a log that only grows (a DISTINCT per
@@ -235,7 +235,14 @@ class McpCallAdmin(admin.ModelAdmin):
     search_fields = ["agent_name", "user__username", "tool", "error"]
     show_full_result_count = False
     list_select_related = ["user"]
-    readonly_fields = [f.name for f in McpCall._meta.fields]
+    fields = readonly_fields = [
+        "created_at", "agent_name", "token", "user", "transport", "method", "tool", "arguments", "result_size",
+        "duration", "error",
+    ]  # fmt: skip
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, call: McpCall) -> str:
+        return f"{call.duration_ms:.1f} ms"
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
