@@ -56,7 +56,8 @@ def _scope(request, body: bytes) -> dict:
 
 async def _exchange(scope: dict, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """One request through the SDK's transport: its status, headers and body."""
-    # A session manager runs once; stateless, it holds nothing between requests, so each gets its own.
+    # A session manager runs once; stateless, it holds nothing between requests, so each gets its own. It
+    # drives the low-level server MCPServer wraps, reached as the SDK's own in-process Client reaches it.
     manager = StreamableHTTPSessionManager(server._lowlevel_server, json_response=True, stateless=True)
     start: dict = {}
     chunks: list[bytes] = []
