@@ -60,6 +60,10 @@ _REVISION_NOTE = "Imported, content sha256:{digest}, from {origin}"
 _DIGEST_IN_NOTE = re.compile(r"^Imported, content sha256:([0-9a-f]{64})")
 
 
+# A spreadsheet's row, as its reader names it ("incidents.csv row 12").
+_ROW = re.compile(r" row \d+$")
+
+
 class ImportRefused(Exception):
     """The postmortem cannot be imported as it is; the message says why."""
 
@@ -133,6 +137,8 @@ def _incident_data(item: ImportedIncident, warnings: list[str], *, new: bool) ->
         raise ImportRefused(
             "No start date: give one in the front matter (start_time or date), a dated timeline line, "
             "or a date in the file's name."
+            if not _ROW.search(item.origin)
+            else "No start date: map a column to the start, or fill its cell."
         )
     title = item.title.strip()
     if not title:
