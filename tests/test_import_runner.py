@@ -107,9 +107,10 @@ def test_sections_events_items_and_notes_are_all_kept(reviewer):
     assert (at(2024, 3, 3), "day", "context", "Vendor notified of the bug") in events
     assert incident.detected_at == at(2024, 3, 1, 22, 12)
     assert incident.mitigated_at == at(2024, 3, 1, 22, 30)
-    # The start is the front matter's date (to the day): its own event, with the default words.
-    assert (at(2024, 3, 1), "day", "start", "Impact began.") in events
-    assert len(events) == 10
+    # The front matter's date (to the day) is refined by the timeline's start line that day (in PDT).
+    assert (incident.started_at, incident.time_precision) == (at(2024, 3, 1, 22, 5), "minute")
+    assert (at(2024, 3, 1, 22, 5), "minute", "start", "OUTAGE BEGINS: search backends start melting down") in events
+    assert len(events) == 9
     items = {item.title[:20]: item for item in incident.action_items.all()}
     fixed = items["Fix the file descrip"]
     assert (fixed.status, fixed.created_at, fixed.completed_at) == (ActionStatus.DONE, at(2024, 3, 2), at(2024, 3, 5))

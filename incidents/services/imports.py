@@ -44,7 +44,7 @@ from incidents.models.vocab import (
     Severity,
     TimelineKind,
 )
-from incidents.times import MILESTONE_BY_KIND, MILESTONES
+from incidents.times import DATE_PRECISIONS, MILESTONE_BY_KIND, MILESTONES, PreciseTime
 
 from . import times
 from ._base import service
@@ -191,6 +191,18 @@ def _milestones_from_events(item: ImportedIncident, data: dict, warnings: list[s
     """The incident's detection, mitigation and resolution from the first event of each kind, where the
     file gives no such time (as the timeline's rule would set them, services/times.py), in one save.
     An event that would put them out of order stays an event of its own, as context."""
+    # A start the file gives to the day (a front matter date) is refined by its timeline's start line
+    # that day, stated to the minute.
+    start_line = next((e for e in item.timeline if e.kind == MILESTONES[0].kind), None)
+    if (
+        start_line is not None
+        and data["time_precision"] in DATE_PRECISIONS
+        and start_line.precision not in DATE_PRECISIONS
+        and PreciseTime(data["started_at"], data["time_precision"]).span()[0]
+        <= start_line.occurred_at
+        < PreciseTime(data["started_at"], data["time_precision"]).span()[1]
+    ):
+        data["started_at"], data["time_precision"] = start_line.occurred_at, start_line.precision
     previous = data["started_at"]
     for milestone in MILESTONES[1:]:
         given = data.get(milestone.at)
