@@ -19,5 +19,7 @@ RUN SECRET_KEY=collectstatic-only DEBUG=false DATABASE_URL=postgres://build@loca
 
 RUN useradd --create-home --uid 1000 app
 USER app
+# Uploaded import files: a volume the web app and the worker share (docker-compose.yml), owned by app.
+RUN mkdir -p /home/app/uploads
 EXPOSE 8000
 CMD ["gunicorn", "coe.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
