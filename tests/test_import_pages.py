@@ -57,6 +57,11 @@ class TestAccess:
 
     def test_our_json_export_is_offered_to_admins_only(self, client_for, reviewer):
         assert b'value="json"' not in client_for(reviewer).get("/incidents/imports/").content
+        # Nor taken by its extension.
+        response = upload(client_for(reviewer), "export.json", b"{}")
+        assert response.status_code == 422
+        assert "only an admin can import it" in response.content.decode()
+        assert not ImportJob.objects.exists()
         admin = UserFactory(username="root", is_superuser=True, is_staff=True)
         assert b'value="json"' in client_for(admin).get("/incidents/imports/").content
 

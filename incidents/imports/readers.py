@@ -48,6 +48,9 @@ def accepts(fmt: str | None) -> Callable[[str], bool]:
 def read(file: SourceFile, *, fmt: str | None, options: dict) -> Iterable[ImportedIncident | ReadFailure]:
     """The file's items, read by the format given or the one its name says."""
     chosen = fmt or format_of(file.name)
+    if chosen == ImportFormat.JSON:
+        # Restored whole, in one transaction, by its own loader (json_format.py), not file by file.
+        return [ReadFailure(file.name, "Our JSON export is imported on its own: manage.py import_json, or the page.")]
     if chosen not in READERS:
         return [ReadFailure(file.name, "No reader for this kind of file.")]
     reader: Reader = import_string(READERS[chosen])

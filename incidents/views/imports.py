@@ -54,6 +54,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         # Our JSON export restores users and group memberships: an admin's decision.
         formats = [(f.value, f.label) for f in ImportFormat if f != ImportFormat.JSON or user.is_superuser]
         self.fields["format"].choices = [("", "By extension"), *formats]
@@ -71,6 +72,9 @@ class UploadForm(forms.Form):
         unknown = upload and not upload.name.lower().endswith(".zip") and format_of(upload.name) is None
         if unknown and not cleaned.get("format"):
             self.add_error("format", "This file's extension names no format we read: choose one.")
+        chosen = cleaned.get("format") or (format_of(upload.name) if upload else None)
+        if chosen == ImportFormat.JSON and not self.user.is_superuser:
+            self.add_error("file", "Our JSON export restores users and groups too: only an admin can import it.")
         return cleaned
 
 
