@@ -222,3 +222,28 @@ def test_an_html_export_is_converted_then_read_as_markdown():
     everything = repr(item)
     assert "window.alert" not in everything
     assert "Powered by a wiki" not in everything
+
+
+def test_our_own_markdown_export_reads_back_into_its_sections():
+    text = (
+        "---\nkey: INC-2026-0001\nexternal_id: 4027-abc\ntitle: Actions outage\n"
+        "started:\n  at: '2026-02-02T18:35:00+00:00'\n  precision: hour\n  estimated: true\n---\n"
+        "## Question: detection\n\nAn alarm on queue age.\n\n"
+        "## Recorded timeline\n\n| When | Event | What happened | Basis |\n|---|---|---|---|\n"
+        "| 2026-02-02 18:35 UTC | Impact starts | Impact began. | Reported |\n\n"
+        "## Action items\n\n| Action | Type | Priority | Owner | Due | Status |\n|---|---|---|---|---|---|\n"
+        "| Add the alarm | Detect | P1 | dana | \u2014 | Done (Demo workflow) |\n"
+    )
+    item = read("INC-2026-0001.md", text)
+    assert item.external_id == "4027-abc"
+    assert (item.started_at, item.time_precision, item.started_estimated) == (at(2026, 2, 2, 18, 35), "hour", True)
+    assert item.sections["q_detection"] == "An alarm on queue age."
+    assert [(e.occurred_at, e.kind) for e in item.timeline] == [(at(2026, 2, 2, 18, 35), "start")]
+    (action,) = item.action_items
+    assert (action.action_type, action.priority, action.status, action.due_date) == ("detect", "P1", "done", None)
+    assert item.warnings == []
+
+
+def test_a_folders_readme_or_index_is_left_out_by_name():
+    (failure,) = readers.read(SourceFile("kb/index.md", b"# Index\n\n- INC-1\n"), fmt=None, options={})
+    assert failure.reason == "A folder's README or index, not a postmortem: left out."

@@ -36,6 +36,8 @@ _STATUS_WORDS = {
     **dict.fromkeys(("verified", "verified effective"), ActionStatus.VERIFIED),
     **dict.fromkeys(("open", "todo", "to do", "not started", "planned", "new", "pending", "tbd"), ActionStatus.OPEN),
 }
+# What a table's cell holds when it holds nothing.
+_NO_VALUE = {"-", "\u2013", "\u2014", "n/a", "na", "none", "tbd", "?"}
 # A table's heading -> the item's field it fills.
 _COLUMNS = {
     "title": ("action item", "action items", "action", "item", "task", "description", "title", "what", "follow up"),
@@ -151,7 +153,8 @@ def _column_key(heading: str) -> str:
 def _table(lines: list[str], item: ImportedIncident) -> tuple[list[ImportedActionItem], list[str]]:
     rows = [_cells(line) for line in lines if not all(re.fullmatch(r":?-{2,}:?", c) or not c for c in _cells(line))]
     if len(rows) < 2:
-        return [], lines
+        # A table with headings and no rows lists no item: nothing to keep.
+        return [], []
     headings = [_column_key(h) for h in rows[0]]
     columns: dict[int, str] = {}
     for index, heading in enumerate(headings):
@@ -194,7 +197,8 @@ def _table_fields(result: ImportedActionItem, values: dict, item: ImportedIncide
         else:
             result.description = "\n".join(filter(None, (result.description, f"Ticket: {ticket}")))
     if status := values.get("status"):
-        known = _STATUS_WORDS.get(status.lower().strip(" .✅"))
+        # "Done (Demo workflow)": the status is what comes before a remark in brackets.
+        known = _STATUS_WORDS.get(status.split("(")[0].lower().strip(" .✅"))
         if status.strip() in ("✅", "✔", "x", "X", "yes"):
             known = ActionStatus.DONE
         if known:
@@ -203,7 +207,7 @@ def _table_fields(result: ImportedActionItem, values: dict, item: ImportedIncide
             item.warnings.append(f"Unknown action item status {status!r}: {result.title[:60]!r} is kept open.")
     for field in ("due_date", "created_at", "completed_at"):
         raw = values.get(field)
-        if not raw:
+        if not raw or raw.strip() in _NO_VALUE:
             continue
         try:
             day = date.fromisoformat(raw.strip()[:10])

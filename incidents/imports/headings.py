@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from incidents.models.coe import SECTION_KEYS
+from incidents.models.coe import SECTION_KEYS, SECTIONS
 from incidents.models.vocab import PrimaryCause, TimelineKind
 
 DEFAULT_FILE = Path(__file__).with_name("headings.toml")
@@ -75,8 +75,10 @@ def mapping() -> Mapping:
         data = _checked(_read(path), path)
         for table in merged:
             merged[table].update(data.get(table, {}))
+    # The COE's own section titles ("Question: detection") map to their sections; the files may override.
+    titles = {heading_key(section.title): section.key for section in SECTIONS}
     return Mapping(
-        headings={heading_key(h): target for h, target in merged["headings"].items()},
+        headings=titles | {heading_key(h): target for h, target in merged["headings"].items()},
         front_matter={field: tuple(k.lower() for k in keys) for field, keys in merged["front_matter"].items()},
         categories={k.lower(): v for k, v in merged["categories"].items()},
         timeline_kinds=tuple((kind, tuple(words)) for kind, words in merged["timeline_kinds"].items()),

@@ -23,6 +23,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from incidents.models.coe import SECTIONS_BY_KEY
+from incidents.models.vocab import TimePrecision
 
 from . import values
 from .action_lines import read_action_items
@@ -58,6 +59,18 @@ def read_text(text: str, *, origin: str, content: bytes | None = None) -> Iterat
         return
     digest = hashlib.sha256(content if content is not None else text.encode()).hexdigest()
     yield _Reading(origin, mapping()).read(post.metadata, post.content, digest)
+
+
+def _stated_time(raw) -> tuple[object, dict]:
+    """A time as the front matter gives it: a value, or (as our own export writes it) a mapping of
+    `at`, `precision` and `estimated`."""
+    if isinstance(raw, dict) and "at" in raw:
+        precision = raw.get("precision")
+        return raw["at"], {
+            "precision": precision if precision in TimePrecision.values else None,
+            "estimated": raw.get("estimated") is True,
+        }
+    return raw, {}
 
 
 def _first_line(text: str) -> str:
@@ -126,7 +139,9 @@ class _Reading:
             key, raw = self._take(meta, field)
             if raw is None:
                 continue
-            when, precision, warning = values.when_of(raw)
+            raw_at, stated = _stated_time(raw)
+            when, precision, warning = values.when_of(raw_at)
+            precision = stated.get("precision") or precision
             if when is None:
                 self._warn(f"{warning} (front matter {key!r}; the value is kept as a note)")
                 meta[key] = raw
@@ -135,6 +150,7 @@ class _Reading:
             setattr(item, field, when)
             if field == "started_at":
                 item.time_precision = precision
+                item.started_estimated = bool(stated.get("estimated"))
         _, categories = self._take(meta, "categories")
         for category in _names(categories):
             if not item.primary_cause and (cause := self.map.categories.get(category.lower())):

@@ -45,8 +45,14 @@ def accepts(fmt: str | None) -> Callable[[str], bool]:
     return lambda name: format_of(name) in READERS
 
 
+# What a folder of postmortems also holds: its index and its README, which describe no incident.
+NOT_POSTMORTEMS = {"readme", "index", "license", "changelog", "contributing"}
+
+
 def read(file: SourceFile, *, fmt: str | None, options: dict) -> Iterable[ImportedIncident | ReadFailure]:
     """The file's items, read by the format given or the one its name says."""
+    if PurePosixPath(file.name).stem.lower() in NOT_POSTMORTEMS:
+        return [ReadFailure(file.name, "A folder's README or index, not a postmortem: left out.")]
     chosen = fmt or format_of(file.name)
     if chosen == ImportFormat.JSON:
         # Restored whole, in one transaction, by its own loader (json_format.py), not file by file.
