@@ -39,6 +39,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.core.validators import MaxLengthValidator
 from django.db import models
@@ -245,6 +246,11 @@ REGISTRY: dict[str, Bind | OutputOnly] = {
     "incidents.forms.ReopenForm": Bind(data=lambda world: {"reason": "The impact lacks numbers."}),
     "incidents.views.tokens.TokenForm": Bind(
         data=lambda world: {"name": "BI dashboard", "scope": "read"}, model=ApiToken
+    ),
+    # No text field: a file and a choice of format.
+    "incidents.views.imports.UploadForm": Bind(
+        data=lambda world: {"format": ""},
+        kwargs=lambda world: {"user": world.reviewer, "files": {"file": SimpleUploadedFile("pm.md", b"# Outage")}},
     ),
     "incidents.views.dashboard.DashboardForm": Bind(
         data=lambda world: {"period": ""}, kwargs=lambda world: {"today": date(2026, 1, 15), "user": world.reviewer}
