@@ -230,7 +230,8 @@ def test_our_own_markdown_export_reads_back_into_its_sections():
         "started:\n  at: '2026-02-02T18:35:00+00:00'\n  precision: hour\n  estimated: true\n---\n"
         "## Question: detection\n\nAn alarm on queue age.\n\n"
         "## Recorded timeline\n\n| When | Event | What happened | Basis |\n|---|---|---|---|\n"
-        "| 2026-02-02 18:35 UTC | Impact starts | Impact began. | Reported |\n\n"
+        "| 2026-02-02 18:35 UTC | Impact starts | Impact began. | Reported |\n"
+        "| 2026-02-03 00:30 UTC | Resolution | Back to normal. | Reported |\n\n"
         "## Action items\n\n| Action | Type | Priority | Owner | Due | Status |\n|---|---|---|---|---|---|\n"
         "| Add the alarm | Detect | P1 | dana | \u2014 | Done (Demo workflow) |\n"
     )
@@ -238,7 +239,10 @@ def test_our_own_markdown_export_reads_back_into_its_sections():
     assert item.external_id == "4027-abc"
     assert (item.started_at, item.time_precision, item.started_estimated) == (at(2026, 2, 2, 18, 35), "hour", True)
     assert item.sections["q_detection"] == "An alarm on queue age."
-    assert [(e.occurred_at, e.kind) for e in item.timeline] == [(at(2026, 2, 2, 18, 35), "start")]
+    assert [(e.occurred_at, e.kind, e.description) for e in item.timeline] == [
+        (at(2026, 2, 2, 18, 35), "start", "Impact began. \u2014 Reported"),
+        (at(2026, 2, 3, 0, 30), "resolution", "Back to normal. \u2014 Reported"),
+    ]
     (action,) = item.action_items
     assert (action.action_type, action.priority, action.status, action.due_date) == ("detect", "P1", "done", None)
     assert item.warnings == []

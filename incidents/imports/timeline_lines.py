@@ -88,8 +88,10 @@ def read_timeline(text: str, *, item: ImportedIncident, kinds) -> list[ImportedE
     reader = _TimelineReader(item, kinds, _section_zone(text))
     events = []
     for line in text.splitlines():
-        for row_text in _row(line):
+        for row_text, kind in _row(line):
             if event := reader.line(row_text):
+                # A table's column naming the kind ("Resolution", as our own export writes it) says it.
+                event.kind = kind or event.kind
                 events.append(event)
     if reader.undated:
         item.warnings.append(
@@ -106,16 +108,22 @@ def _section_zone(text: str):
     return _offset(match.group("zone")) if match else None
 
 
-def _row(line: str) -> list[str]:
-    """A table row as "first cell | the other cells"; any other line as it is."""
+# A timeline kind by its label, as a table's cell may name it.
+_KIND_LABELS = {label.lower(): value for value, label in TimelineKind.choices}
+
+
+def _row(line: str) -> list[tuple[str, str | None]]:
+    """A table row as "first cell | the other cells", with the kind a cell names exactly; any other
+    line as it is."""
     stripped = line.strip()
     if not stripped.startswith("|"):
-        return [line]
+        return [(line, None)]
     cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", stripped.strip("|"))]
     if not cells or all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
         return []
-    rest = " \u2014 ".join(c for c in cells[1:] if c)
-    return [f"{cells[0]} | {rest}" if rest else cells[0]]
+    kind = next((_KIND_LABELS[c.lower()] for c in cells[1:] if c.lower() in _KIND_LABELS), None)
+    rest = " \u2014 ".join(c for c in cells[1:] if c and c.lower() not in _KIND_LABELS)
+    return [(f"{cells[0]} | {rest}" if rest else cells[0], kind)]
 
 
 def _offset(zone: str | None):
