@@ -58,6 +58,7 @@ from incidents.models import (
     Claim,
     CoeDocument,
     ImpactFigure,
+    ImportMapping,
     Incident,
     Region,
     ReviewComment,
@@ -251,6 +252,12 @@ REGISTRY: dict[str, Bind | OutputOnly] = {
     "incidents.views.imports.UploadForm": Bind(
         data=lambda world: {"format": ""},
         kwargs=lambda world: {"user": world.reviewer, "files": {"file": SimpleUploadedFile("pm.md", b"# Outage")}},
+    ),
+    # A CSV's headings mapped to fields, and a name to save the mapping under.
+    "incidents.views.import_columns.ColumnsForm": Bind(
+        data=lambda world: {"save_as": "Jira export", "column-0": "title"},
+        kwargs=lambda world: {"headings": ["Summary"]},
+        columns={"save_as": (ImportMapping, "name")},
     ),
     "incidents.views.dashboard.DashboardForm": Bind(
         data=lambda world: {"period": ""}, kwargs=lambda world: {"today": date(2026, 1, 15), "user": world.reviewer}
