@@ -149,7 +149,18 @@ def _entries(items: list, *, user, dry_run: bool, workers: int) -> Iterator[tupl
         child.join()
 
 
+# Connections a forked child found open, kept referenced so they are never closed (see _work).
+_inherited: list = []
+
+
 def _work(items: list, indices: range, user, dry_run: bool, done) -> None:
+    # A connection the parent still held open (one it could not close: opened in another context, e.g.
+    # a test's live server) shares its socket with the parent and the other children. Forget it without
+    # closing it, which would end the parent's session, and open our own.
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None:
+            _inherited.append(connection.connection)
+            connection.connection = None
     try:
         for index in indices:
             done.put((index, _run_one(items[index], user=user, dry_run=dry_run)))
