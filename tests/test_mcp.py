@@ -6,7 +6,6 @@ marked in every field (tests/support/mcp.py), and calls the server as an agent w
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx2
@@ -24,7 +23,7 @@ from incidents.models import McpCall
 from incidents.seed.loader import load
 
 from .factories import UserFactory
-from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, TOOLS, every_answer, http_client, knowledge_base, text
+from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, TOOLS, every_answer, http_client, knowledge_base, run, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,10 +39,6 @@ def kb(roles):
 @pytest.fixture
 def url(live_server):
     return f"{live_server.url}/mcp/"
-
-
-def run(coroutine):
-    return asyncio.run(coroutine)
 
 
 def test_every_tool_is_listed_with_a_strict_bounded_schema(kb, url):

@@ -3,7 +3,6 @@ desktop or command-line agent starts it, against the test database (committed da
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from mcp.shared.exceptions import MCPError
 from incidents.mcp.server import RATE_LIMITED
 from incidents.models import McpCall
 
-from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, ROOT, TOOLS, every_answer, knowledge_base, stdio_client
+from .support.mcp import KIRO_TITLE, MARKER, PEER_REVIEW, ROOT, TOOLS, every_answer, knowledge_base, run, stdio_client
 from .support.servers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,7 +49,7 @@ def test_every_tool_over_stdio_answers_from_the_seeded_knowledge_base(kb, db_url
                 "bad": await client.call_tool("search_incidents", {"query": "x" * 10_000, "colour": "red"}),
             }
 
-    tools, got = asyncio.run(session())
+    tools, got = run(session())
     assert {tool.name for tool in tools} == TOOLS
     assert got["search_incidents"].structured_content["incidents"][0]["title"] == KIRO_TITLE
     assert got["get_incident"].structured_content["key"] == key
@@ -78,7 +77,7 @@ def test_a_restricted_incident_never_reaches_an_outsider_over_stdio(kb, db_url):
             as_member = await every_answer(member, kb.restricted.key)
         return as_outsider, as_member
 
-    as_outsider, as_member = asyncio.run(both())
+    as_outsider, as_member = run(both())
     assert {label: answer for label, answer in as_outsider.items() if MARKER.lower() in answer.lower()} == {}
     assert MARKER in as_member["get_incident"]
     assert MARKER in as_member["resource read"]
@@ -96,7 +95,7 @@ def test_stdio_calls_count_against_the_api_rate(kb, db_url):
                 return answered, refused
         return answered, None
 
-    answered, refused = asyncio.run(calls())
+    answered, refused = run(calls())
     assert answered == 3
     assert refused.code == RATE_LIMITED
     assert refused.message.startswith("Rate limit reached; try again in")

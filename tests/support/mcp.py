@@ -7,9 +7,11 @@ or resource that let it through would show the marker.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +49,14 @@ from incidents.models.vocab import (
 )
 from incidents.seed.loader import load
 from tests.factories import GroupFactory, UserFactory
+
+
+def run(coroutine):
+    """asyncio.run() in a thread of its own: a browser test earlier in the session leaves Playwright's
+    event loop running in this one, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "Quokkamarker7"
