@@ -543,6 +543,20 @@ def test_the_list_page_and_the_api_filter_by_coe_status(people, queue, client_fo
     assert "coe_status" in response.content.decode()
 
 
+def test_the_navigation_count_reads_the_coes_in_review_from_their_index(people, queue):
+    from django.db import connection
+
+    from incidents.views.reviews import in_review_for
+
+    counted = in_review_for(people["arun"]).order_by().values("pk")
+    sql, params = counted.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "coedocument_in_review_idx" in plan
+
+
 def test_the_navigation_count_in_one_query_whatever_the_page_read_before(
     people, queue, django_assert_num_queries, client_for
 ):

@@ -207,6 +207,13 @@ class CoeDocument(CoeDocumentBase):
         indexes = [
             # The dashboard's COE timeliness reads each incident's approval from the index alone.
             models.Index(fields=["incident"], include=["approved_at"], name="coedocument_approval_cov"),
+            # The COEs in review (a few percent), counted for the navigation on every page: read from this
+            # index alone (incidents/views/reviews.py), not a scan of every COE's prose.
+            models.Index(
+                fields=["incident", "id"],
+                condition=models.Q(status=CoeStatus.IN_REVIEW),
+                name="coedocument_in_review_idx",
+            ),
             search_index("coedocument_search_gin"),
         ]
 
