@@ -49,4 +49,7 @@ def open_form(page: Page, section: str, button: str):
     page.locator(f"#evidence-{section}").get_by_role("link", name=button).click()
     form = page.locator(f"#evidence-{section} form[data-evidence-form]")
     expect(form).to_be_visible()
+    # The focus moves in once htmx has settled the swap: filling before that, text typed into a later field
+    # would follow the focus into the first one.
+    expect(form.locator(":focus")).to_have_count(1)
     return form
