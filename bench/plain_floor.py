@@ -107,36 +107,38 @@ def list_body(cursor, *, host: str, path: str, query: str, uid: int | None) -> b
     for row in rows[:limit]:
         item = dict(zip(floor_sql.LIST_FIELDS, row, strict=True))
         item.pop("id")
-        times = {name: item[name] for name in _TIME_FIELDS}
-        results.append(
-            {
-                "key": item["key"],
-                "url": f"{prefix}{item['key']}/",
-                "title": item["title"],
-                "severity": item["severity"],
-                "status": item["status"],
-                "primary_cause": item["primary_cause"],
-                "attribution_status": item["attribution_status"],
-                "adopted_cause": item["adopted_cause"],
-                "harm_level": item["harm_level"],
-                **times,
-                "time_to_detect_seconds": _seconds(item["detected_at"], item["started_at"]),
-                "time_to_mitigate_seconds": _seconds(item["mitigated_at"], item["started_at"]),
-                "time_to_resolve_seconds": _seconds(item["resolved_at"], item["started_at"]),
-                "services": item["services"],
-                "regions": item["regions"],
-                "ai_involved": item["ai_involved"],
-                "restricted": item["restricted"],
-                "demo": item["demo"],
-                "coe_status": item["coe_status"],
-                "updated_at": item["updated_at"],
-            }
-        )
+        results.append(_summary(item, f"{prefix}{item['key']}/"))
     following = None
     if len(rows) > limit:
         last = dict(zip(floor_sql.LIST_FIELDS, rows[limit - 1], strict=True))
         following = _cursor_link(f"{host}{path}", query, last["started_at"], last["id"])
     return orjson.dumps({"next": following, "previous": None, "results": results}, option=_OPTIONS)
+
+
+def _summary(item: dict, url: str) -> dict:
+    """The fields the list and the detail share, in the API's order."""
+    return {
+        "key": item["key"],
+        "url": url,
+        "title": item["title"],
+        "severity": item["severity"],
+        "status": item["status"],
+        "primary_cause": item["primary_cause"],
+        "attribution_status": item["attribution_status"],
+        "adopted_cause": item["adopted_cause"],
+        "harm_level": item["harm_level"],
+        **{name: item[name] for name in _TIME_FIELDS},
+        "time_to_detect_seconds": _seconds(item["detected_at"], item["started_at"]),
+        "time_to_mitigate_seconds": _seconds(item["mitigated_at"], item["started_at"]),
+        "time_to_resolve_seconds": _seconds(item["resolved_at"], item["started_at"]),
+        "services": item["services"],
+        "regions": item["regions"],
+        "ai_involved": item["ai_involved"],
+        "restricted": item["restricted"],
+        "demo": item["demo"],
+        "coe_status": item["coe_status"],
+        "updated_at": item["updated_at"],
+    }
 
 
 def _time(text: str | None) -> datetime | None:
@@ -158,27 +160,14 @@ def detail_body(cursor, *, host: str, key: str, uid: int | None) -> bytes | None
     for ai in parts["ai_involvements"]:
         ai["cset_autonomy"] = _CSET.get(ai["autonomy_level"])
     duration = item["reported_duration"]
+    item.update(
+        services=parts["services"],
+        regions=parts["regions"],
+        ai_involved=bool(parts["ai_involvements"]),
+        coe_status=parts["coe_status"],
+    )
     body = {
-        "key": key,
-        "url": f"{host}/api/v1/incidents/{key}/",
-        "title": item["title"],
-        "severity": item["severity"],
-        "status": item["status"],
-        "primary_cause": item["primary_cause"],
-        "attribution_status": item["attribution_status"],
-        "adopted_cause": item["adopted_cause"],
-        "harm_level": item["harm_level"],
-        **{name: item[name] for name in _TIME_FIELDS},
-        "time_to_detect_seconds": _seconds(item["detected_at"], item["started_at"]),
-        "time_to_mitigate_seconds": _seconds(item["mitigated_at"], item["started_at"]),
-        "time_to_resolve_seconds": _seconds(item["resolved_at"], item["started_at"]),
-        "services": parts["services"],
-        "regions": parts["regions"],
-        "ai_involved": bool(parts["ai_involvements"]),
-        "restricted": item["restricted"],
-        "demo": item["demo"],
-        "coe_status": parts["coe_status"],
-        "updated_at": item["updated_at"],
+        **_summary(item, f"{host}/api/v1/incidents/{key}/"),
         "summary": item["summary"],
         "customer_impact": item["customer_impact"],
         "trigger_kind": item["trigger_kind"],
