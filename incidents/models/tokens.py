@@ -53,8 +53,8 @@ _recent: dict[str, tuple[float, tuple]] = {}
 _RECENT_MAX = 1000
 
 
-def forget_recent_tokens(**kwargs) -> None:
-    """Drop what _lookup remembers (a token or a user changed, in this process)."""
+def forget_recent_tokens() -> None:
+    """Drop every row _lookup remembers in this process."""
     _recent.clear()
 
 
@@ -154,7 +154,7 @@ class ApiToken(models.Model):
         """Stop the token working from now on (saved at once; revoking again keeps the first time)."""
         now = timezone.now()
         ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
-        forget_recent_tokens()
+        _recent.pop(self.key_id, None)  # refused at once by this process
         self.revoked_at = ApiToken.objects.filter(pk=self.pk).values_list("revoked_at", flat=True).first() or now
 
     def touch(self) -> None:
