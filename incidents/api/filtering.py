@@ -3,6 +3,7 @@
 import functools
 
 from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -49,9 +50,17 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
     """An unknown query parameter is a 400, not silently ignored."""
 
     def filter_queryset(self, request, queryset, view):
+        filterset = self.valid_filterset(request, queryset, view)
+        return queryset if filterset is None else filterset.qs
+
+    def valid_filterset(self, request, queryset, view):
+        """The request's FilterSet, validated (a 400 for an unknown parameter or a bad value), or None."""
         every_filter = super().get_filterset_class(view, queryset)
         check_query_parameters(request, known_parameters(view, every_filter))
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is not None and not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        return filterset
 
     def get_filterset_class(self, view, queryset=None):
         filterset_class = super().get_filterset_class(view, queryset)

@@ -29,19 +29,34 @@ class KeysetCursorPagination(CursorPagination):
     invalid_cursor_message = "Invalid cursor: use the `next` or `previous` link exactly as given."
 
     def paginate_queryset(self, queryset, request, view=None):
+        if not self.read_request(request, queryset, view):
+            return None
+        return self.take_page(list(self.page_query(queryset)))
+
+    def read_request(self, request, queryset, view=None) -> bool:
+        """Read the page size, the ordering and the cursor (a 400 for a bad one); False: no paging."""
         self.request = request
         self.page_size = self.get_page_size(request)
         if not self.page_size:
-            return None
+            return False
         self.base_url = request.build_absolute_uri()
         self.ordering = self._with_unique_tail(self.get_ordering(request, queryset, view), queryset.model)
         self.fields = [self._model_field(queryset.model, term.lstrip("-")) for term in self.ordering]
         self.cursor = self.decode_cursor(request)
-        reverse, position, inclusive = self.cursor if self.cursor else (False, None, False)
+        return True
 
+    def page_query(self, queryset, position: tuple | None = None):
+        """The query for one page and one row more (whether there is a next page), after `position`
+        (by default the cursor's; api/list_statements.py passes stand-ins for its values)."""
+        reverse, cursor_position, inclusive = self.cursor if self.cursor else (False, None, False)
+        position = cursor_position if position is None else position
         if position is not None:
             queryset = queryset.filter(self._beyond(position, reverse=reverse, inclusive=inclusive))
-        rows = list(queryset.order_by(*self._order_expressions(reverse=reverse))[: self.page_size + 1])
+        return queryset.order_by(*self._order_expressions(reverse=reverse))[: self.page_size + 1]
+
+    def take_page(self, rows: list):
+        """The page from page_query's rows, and the cursors before and after it."""
+        reverse, position, _inclusive = self.cursor if self.cursor else (False, None, False)
         more = len(rows) > self.page_size
         page = rows[: self.page_size]
         if reverse:

@@ -62,11 +62,14 @@ class FallbackCache:
 
 def _count(cache, key, timeout) -> int:
     if isinstance(cache, RedisCache):
-        # One round trip: INCR and, for a new counter, its expiry, pipelined on the cache's own connection
-        # (Django's incr() asks EXISTS first; at every API request the second round trip showed).
+        # One round trip: INCR on the cache's own connection (Django's incr() asks EXISTS first; at every API
+        # request the second round trip showed). The window's first request sets the expiry; should that one
+        # be lost, the key names a window that is over by then, so the counter only lingers, never blocks.
         key = cache.make_and_validate_key(key)
         client = cache._cache.get_client(key, write=True)
-        count, _ = client.pipeline(transaction=False).incr(key).expire(key, timeout, nx=True).execute()
+        count = client.incr(key)
+        if count == 1:
+            client.expire(key, timeout)
         return count
     try:
         return cache.incr(key)

@@ -29,7 +29,7 @@ from incidents.models import (
 )
 from incidents.models import vocab as v
 
-from . import detail, rows
+from . import detail, list_statements, rows
 from . import serializers as s
 from .conditional import check_if_match, etag_for, incident_etag, require_if_match
 from .csv_export import chunks, csv_response
@@ -88,11 +88,11 @@ class IncidentRowsListMixin:
     IncidentListSerializer only describes them in the schema (a test checks they agree)."""
 
     def list(self, request, *args, **kwargs):
-        incidents = rows.list_values(self.filter_queryset(visible_incidents(request)))
         if self.csv_filename and request.query_params.get("format") == "csv":
+            incidents = rows.list_values(self.filter_queryset(visible_incidents(request)))
             objects = chunks(incidents, lambda page: rows.csv_shape(page, request))
             return csv_response(self.csv_filename, list(s.IncidentListSerializer.Meta.fields), objects)
-        page = self.paginator.paginate_queryset(incidents, request, view=self)
+        page = list_statements.page(self, request)
         return self.paginator.get_paginated_response(rows.shape(page, request))
 
 
