@@ -42,3 +42,14 @@ def test_it_stores_counts_and_forgets_like_djangos(redis_cache):
     assert [_count(redis_cache, "rate:1", 60) for _ in range(3)] == [1, 2, 3]
     redis_cache.delete("figures")
     assert redis_cache.get("figures", "gone") == "gone"
+
+
+def test_a_windows_counter_expires_with_its_window(redis_cache):
+    # The window's first request sets the expiry; later ones only count (one round trip each).
+    assert _count(redis_cache, "rate:window", 7) == 1
+    key = redis_cache.make_and_validate_key("rate:window")
+    client = redis_cache._cache.get_client(key)
+    assert 0 < client.ttl(key) <= 7
+    client.expire(key, 100)
+    assert _count(redis_cache, "rate:window", 7) == 2
+    assert client.ttl(key) > 7  # not set again by a later request
