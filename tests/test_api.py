@@ -819,6 +819,16 @@ def _content(response) -> str:
 
 
 class TestRestrictedIncidents:
+    def test_the_incident_detail_needs_no_object_permission_check(self):
+        # IncidentViewSet.retrieve leaves check_object_permissions() out: visibility decides who reads an
+        # incident. A permission class with a rule per object would be skipped there, so there is none.
+        from rest_framework.permissions import BasePermission
+
+        from incidents.api.views import IncidentViewSet
+
+        for permission in IncidentViewSet.permission_classes:
+            assert permission.has_object_permission is BasePermission.has_object_permission, permission
+
     @pytest.mark.parametrize("endpoint", LISTS)
     def test_never_in_an_outsiders_lists(self, api, world, endpoint):
         url = read_urls(world)[endpoint]

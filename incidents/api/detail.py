@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from incidents.models import (
@@ -372,6 +372,11 @@ def _time(text: str | None, zone):
     return value if zone is None else value.astimezone(zone)
 
 
+@functools.cache
+def _action_items_path(prefix: str) -> str:
+    return reverse("api:actionitem-list")
+
+
 def shape(row: dict, request) -> dict:
     """IncidentDetailSerializer's JSON for a fetch() row, field for field and in its order."""
     parts = orjson.loads(row["parts"])
@@ -388,12 +393,12 @@ def shape(row: dict, request) -> dict:
         level = ai["autonomy_level"]
         ai["cset_autonomy"] = _CSET[level] if level else None
     key = row["key"]
-    absolute = request.build_absolute_uri
+    origin = rows.origin_of(request)
     duration = row["reported_duration"]
     has_coe = parts["coe_status"] is not None
     return {
         "key": key,
-        "url": absolute(reverse("api:incident-detail", kwargs={"key": key})),
+        "url": rows.keyed_url(origin, "api:incident-detail", key),
         "title": row["title"],
         "severity": row["severity"],
         "status": row["status"],
@@ -429,9 +434,9 @@ def shape(row: dict, request) -> dict:
         "sources": parts["sources"],
         "controls": parts["controls"],
         "links": {
-            "html": absolute(reverse("incidents:detail", kwargs={"key": key})),
-            "coe": absolute(reverse("api:coe-detail", kwargs={"key": key})) if has_coe else None,
-            "action_items": absolute(reverse("api:actionitem-list")) + f"?incident={key}",
+            "html": rows.keyed_url(origin, "incidents:detail", key),
+            "coe": rows.keyed_url(origin, "api:coe-detail", key) if has_coe else None,
+            "action_items": f"{origin}{_action_items_path(get_script_prefix())}?incident={key}",
         },
         "created_at": times["created_at"],
     }

@@ -11,13 +11,14 @@ checks both give the same JSON for every row.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import BooleanField, CharField, F, QuerySet
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from incidents.models import AIInvolvement, Incident
@@ -134,12 +135,30 @@ def _in_path(key: str) -> str:
     return key if key.isascii() and key.replace("-", "").isalnum() else quote(key, safe="")
 
 
+@functools.cache
+def _keyed_path(name: str, prefix: str) -> tuple[str, str]:
+    """The path of URL `name` around its key, reversed once per process (and script prefix)."""
+    marker = "__key__"
+    before, after = reverse(name, kwargs={"key": marker}).split(marker)
+    return before, after
+
+
+def keyed_url(origin: str, name: str, key: str) -> str:
+    """The absolute URL named `name` for an incident key; `origin` is origin_of(request)."""
+    before, after = _keyed_path(name, get_script_prefix())
+    return f"{origin}{before}{_in_path(key)}{after}"
+
+
+def origin_of(request) -> str:
+    """scheme://host of the request, as build_absolute_uri() writes it (validated once per response)."""
+    return request.build_absolute_uri("/")[:-1]
+
+
 def shape(rows: list[dict], request) -> list[dict]:
     """The JSON objects of IncidentListSerializer, field for field and in its order."""
-    # reverse() once per page, not per row: every detail URL differs only in the key.
-    marker = "__key__"
-    base = request.build_absolute_uri(reverse("api:incident-detail", kwargs={"key": marker}))
-    before, after = base.split(marker)
+    # Every detail URL differs only in the key.
+    path_before, after = _keyed_path("api:incident-detail", get_script_prefix())
+    before = origin_of(request) + path_before
     if timezone.get_current_timezone_name() != "UTC":
         # As DRF's DateTimeField does; in UTC the renderer writes the database's values as they are.
         for row in rows:

@@ -133,7 +133,9 @@ class IncidentViewSet(IncidentRowsListMixin, mixins.ListModelMixin, mixins.Retri
             row = detail.fetch_visible(request.user, self.kwargs["key"])
         if row is None:
             raise Http404("No incident with that key.")
-        self.check_object_permissions(request, Incident(pk=row["id"], key=row["key"], updated_at=row["updated_at"]))
+        # No check_object_permissions(): reads are governed by visibility (fetch_visible), and none of the
+        # permission classes has a rule per object (a test keeps it so). Building an Incident only to pass
+        # it cost a tenth of the request.
         response = Response(detail.shape(row, request))
         response["ETag"] = incident_etag(row)
         return response
