@@ -38,6 +38,7 @@ _MARK = "\x00stand-in-"
 # (filters with their choices, orderings, page sizes); the bound keeps odd clients from growing it.
 _statements: dict[tuple, tuple[str, list] | None] = {}
 MAX_SHAPES = 512
+_UNKNOWN = object()
 
 
 def _stand_in(value, n: int):
@@ -137,11 +138,11 @@ def page(view, request) -> list[dict]:
     if not signed_in(request.user):
         return view.paginator.paginate_queryset(rows.list_values(Incident.objects.none()), request, view=view)
     listing = _Request(view, request)
-    if listing.shape not in _statements:
+    compiled = _statements.get(listing.shape, _UNKNOWN)
+    if compiled is _UNKNOWN:
         if len(_statements) >= MAX_SHAPES:
             _statements.clear()
-        _statements[listing.shape] = _compile(listing)
-    compiled = _statements[listing.shape]
+        compiled = _statements[listing.shape] = _compile(listing)
     if compiled is None:
         return listing.paginator.take_page(list(listing.build(listing.values)))
     sql, slots = compiled
