@@ -183,3 +183,26 @@ def test_a_bad_filter_or_cursor_is_still_a_400(incidents, reviewer):
     assert client.get("/api/v1/incidents/?cursor=nonsense").status_code == 400
     assert client.get("/api/v1/incidents/?severty=SEV1").status_code == 400
     assert not list_statements._statements
+
+
+def test_a_filter_whose_choices_depend_on_the_caller_is_checked_for_each_caller(incidents, leader, outsider):
+    # The service of the leader's restricted incident is a choice for the leader only; the form classes
+    # the API keeps per set of filters (api/filtering.py) must not keep the leader's choices for others.
+    secret = ServiceFactory(name="vault-secret")
+    Incident.objects.get(title="Owner secret").services.add(secret)
+    url = "/api/v1/incidents/?page_size=3&service=vault-secret&primary_cause=change_config"
+    for _ in range(2):
+        assert _client(leader).get(url).status_code == 200
+        refused = _client(outsider).get(url)
+        assert refused.status_code == 400
+        assert "vault-secret" not in refused.content.decode().replace(url, "")
+
+
+def test_the_form_class_is_built_once_where_no_choice_depends_on_the_caller():
+    from incidents.api.filtering import _only
+    from incidents.filters import IncidentFilter
+
+    plain = _only(IncidentFilter, frozenset({"primary_cause", "started_after"}))
+    assert plain(data={}).get_form_class() is plain(data={"primary_cause": "capacity_overload"}).get_form_class()
+    by_service = _only(IncidentFilter, frozenset({"service", "primary_cause"}))
+    assert by_service(data={}).get_form_class() is not by_service(data={}).get_form_class()
