@@ -39,6 +39,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, models, transaction
 
 from . import figures, repeats
+from .metrics import REPEAT_WINDOW
 from .models import (
     ActionItem,
     AIInvolvement,
@@ -239,6 +240,30 @@ _FIGURES = [
 ]
 
 
+class _Rng(random.Random):
+    """random.Random drawing the very same numbers, with randint and choice a third of the cost.
+
+    An incident draws about a hundred of them; random.Random's go through randrange's argument
+    checks. These draw as CPython's do (_randbelow_with_getrandbits: k bits, again while too
+    large), which the same-seed tests hold them to.
+    """
+
+    def randint(self, a: int, b: int) -> int:
+        return a + self._below(b - a + 1)
+
+    def choice(self, seq):
+        return seq[self._below(len(seq))]
+
+    def _below(self, n: int) -> int:
+        if n <= 0:  # randint's empty range, choice's empty sequence
+            raise ValueError(f"nothing to draw from (n={n})")
+        k = n.bit_length()
+        r = self.getrandbits(k)
+        while r >= n:
+            r = self.getrandbits(k)
+        return r
+
+
 def _weighted(pairs: list[tuple[str, float]]) -> tuple[list[str], list[float]]:
     values = [p[0] for p in pairs]
     cumulative, total = [], 0.0
@@ -285,6 +310,19 @@ _PRECISION = _weighted([("minute", 85), ("hour", 10), ("day", 5)])
 _ACTOR = _weighted([("human", 60), ("automation", 20), ("ai_agent", 5), ("unknown", 15)])
 _EXTRA_KINDS = ["communication", "decision", "context", "engagement", "mitigation", "communication"]
 _FACTORS = list(v.ContributingFactor.values)
+# The choices' values, read once: Django builds the list afresh at each `.values` (13 µs, eight times an incident).
+_CLAIMED_AI_ROLES = v.ClaimedAIRole.values
+_AI_ROLES = v.AIRole.values
+_AUTONOMY_LEVELS = v.AutonomyLevel.values
+_TRI_STATES = v.TriState.values
+_GATE_TYPES = v.GateType.values
+_PERMISSION_SCOPES = v.PermissionScope.values
+_ACTION_CLASSES = v.ActionClass.values
+_COE_STATUSES = v.CoeStatus.values
+_ACTION_TYPES = v.ActionType.values
+_PRIORITIES = v.Priority.values
+_HARM_LEVELS = (v.HarmLevel.NEAR_MISS, v.HarmLevel.ISSUE, v.HarmLevel.EVENT, v.HarmLevel.UNCLEAR)
+_STANCES = (v.Stance.ASSERTS, v.Stance.ASSERTS, v.Stance.DENIES, v.Stance.CORRECTS)
 
 
 class _Text:
@@ -306,10 +344,10 @@ class _Text:
 
     def paragraph(self, rng: random.Random, low: int = 3, high: int = 6) -> str:
         pool, size = self.sentences, len(self.sentences)
-        return " ".join(pool[int(rng.random() * size)] for _ in range(rng.randint(low, high)))
+        return " ".join([pool[int(rng.random() * size)] for _ in range(rng.randint(low, high))])
 
     def prose(self, rng: random.Random, paragraphs: tuple[int, int], sentences: tuple[int, int] = (3, 5)) -> str:
-        return "\n\n".join(self.paragraph(rng, *sentences) for _ in range(rng.randint(*paragraphs)))
+        return "\n\n".join([self.paragraph(rng, *sentences) for _ in range(rng.randint(*paragraphs))])
 
 
 def _fill(text: str, service: str, region: str, rng: random.Random) -> str:
@@ -533,6 +571,8 @@ def _tables() -> dict[str, _Table]:
                 "access_group_id",
                 "created_at",
                 "updated_at",
+                "repeat_any",
+                "repeat_public",
             ],
         ),
         "incident_services": _Table(Incident.services.through, ["incident_id", "service_id"]),
@@ -631,6 +671,38 @@ def _tables() -> dict[str, _Table]:
 _ID_MODELS = {"source": Source, "incident": Incident, "ai_involvement": AIInvolvement, "coe": CoeDocument}
 
 
+class _Repeats:
+    """The repeat flags (incidents/repeats.py) of the incidents generated so far, worked out as they are made.
+
+    Incidents are made oldest first, so each one's flags only need the earlier ones of the last 90
+    days on its services with its cause. Storing them with the rows leaves rebuild() at the end
+    nothing to change in a fresh database: it rewrote nearly every incident before (every index and
+    TOAST pointer once more, a fifth of a 100,000-incident run's wall time). rebuild() still runs, for
+    the incidents that were already there.
+    """
+
+    def __init__(self):
+        # (service, cause) -> (started_at, restricted) of the incidents in the window, oldest first.
+        self.recent: dict[tuple[int, str], deque[tuple[datetime, bool]]] = {}
+
+    def flags(self, started_at: datetime, cause: str, services: list[int], restricted: bool) -> tuple[bool, bool]:
+        """(repeat_any, repeat_public) of an incident no older than any given before."""
+        if cause == v.PrimaryCause.UNDETERMINED:
+            return False, False
+        repeat_any = repeat_public = False
+        oldest = started_at - REPEAT_WINDOW
+        for service in services:
+            recent = self.recent.setdefault((service, cause), deque())
+            while recent and recent[0][0] < oldest:
+                recent.popleft()
+            # Strictly earlier only: one that started at the same moment is no repeat of this one.
+            earlier = [hidden for at, hidden in recent if at < started_at]
+            repeat_any = repeat_any or bool(earlier)
+            repeat_public = repeat_public or not all(earlier)
+            recent.append((started_at, restricted))
+        return repeat_any, repeat_public
+
+
 class _Generator:
     def __init__(self, *, seed: int, end: date, pools: _Pools, tables: dict[str, _Table]):
         self.seed = seed
@@ -641,6 +713,7 @@ class _Generator:
         self.t = tables
         self.text = _Text(seed)
         self.ids = {name: _next_id(model) for name, model in _ID_MODELS.items()}
+        self.repeats = _Repeats()
 
     def restricted(self, number: int) -> bool:
         """Whether incident `number` is restricted, drawn apart from its other values: its key (the
@@ -653,7 +726,7 @@ class _Generator:
         return keys.restricted_key(year, random.Random(f"{self.seed}:{self.ids['incident']}:key"))
 
     def incident(self, number: int, key: str, started_at: datetime, *, restricted: bool) -> None:
-        rng = random.Random(self.seed * 1_000_003 + number)
+        rng = _Rng(self.seed * 1_000_003 + number)
         p, t, text = self.pools, self.t, self.text
         incident_id = self.ids["incident"]
         self.ids["incident"] += 1
@@ -717,9 +790,7 @@ class _Generator:
                 cause,
                 _pick(rng, _TRIGGER),
                 fill(text.sentence(rng)),
-                rng.choice((v.HarmLevel.NEAR_MISS, v.HarmLevel.ISSUE, v.HarmLevel.EVENT, v.HarmLevel.UNCLEAR))
-                if has_ai and rng.random() < 0.5
-                else v.HarmLevel.NONE,
+                rng.choice(_HARM_LEVELS) if has_ai and rng.random() < 0.5 else v.HarmLevel.NONE,
                 attribution,
                 adopted,
                 rationale,
@@ -727,6 +798,7 @@ class _Generator:
                 rng.choice(p.groups) if restricted else None,
                 min(self.end_at, started_at + timedelta(minutes=rng.randint(5, 240))),
                 last_change,
+                *self.repeats.flags(started_at, cause, [sid for sid, _name in services], restricted),
             )
         )
         for sid, _name in services:
@@ -767,9 +839,9 @@ class _Generator:
                         incident_id,
                         source_id,
                         publisher,
-                        rng.choice((v.Stance.ASSERTS, v.Stance.ASSERTS, v.Stance.DENIES, v.Stance.CORRECTS)),
+                        rng.choice(_STANCES),
                         _pick(rng, _CAUSE) if rng.random() < 0.8 else "",
-                        rng.choice(v.ClaimedAIRole.values) if has_ai else "",
+                        rng.choice(_CLAIMED_AI_ROLES) if has_ai else "",
                         fill(text.sentence(rng)),
                         fill(text.sentence(rng)) if rng.random() < 0.5 else "",
                     )
@@ -803,16 +875,16 @@ class _Generator:
                         incident_id,
                         agent,
                         vendor,
-                        rng.choice(v.AIRole.values),
-                        rng.choice(v.AutonomyLevel.values) if rng.random() < 0.85 else "",
-                        rng.choice(v.TriState.values),
-                        rng.choice(v.GateType.values),
-                        rng.choice(v.TriState.values),
-                        rng.choice(v.PermissionScope.values),
-                        rng.choice(v.TriState.values),
+                        rng.choice(_AI_ROLES),
+                        rng.choice(_AUTONOMY_LEVELS) if rng.random() < 0.85 else "",
+                        rng.choice(_TRI_STATES),
+                        rng.choice(_GATE_TYPES),
+                        rng.choice(_TRI_STATES),
+                        rng.choice(_PERMISSION_SCOPES),
+                        rng.choice(_TRI_STATES),
                         fill(text.sentence(rng)),
-                        rng.choice(v.ActionClass.values),
-                        rng.choice(v.TriState.values),
+                        rng.choice(_ACTION_CLASSES),
+                        rng.choice(_TRI_STATES),
                         rng.random() < 0.3,
                         rng.random() < 0.4,
                         rng.random() < 0.3,
@@ -878,7 +950,7 @@ class _Generator:
                 else v.CoeStatus.DRAFT
             )
         else:
-            status = rng.choice(v.CoeStatus.values)
+            status = rng.choice(_COE_STATUSES)
         filled = len(SECTION_KEYS) if status != v.CoeStatus.DRAFT else rng.randint(2, len(SECTION_KEYS))
         sections = []
         for i, key in enumerate(SECTION_KEYS):
@@ -958,8 +1030,8 @@ class _Generator:
                     incident_id,
                     fill(text.sentence(rng))[:300],
                     fill(text.paragraph(rng, 1, 3)),
-                    rng.choice(v.ActionType.values),
-                    rng.choice(v.Priority.values),
+                    rng.choice(_ACTION_TYPES),
+                    rng.choice(_PRIORITIES),
                     status,
                     owner,
                     p.team_of_user[owner] if rng.random() < 0.7 else None,
@@ -1017,7 +1089,7 @@ class _Writer:
             return
         while len(self.pending) >= WRITERS:
             self.pending.popleft().result()  # a failed batch stops the run here, with its error
-        self.pending.append(self.pool.submit(self._write_and_close, batch, ceiling, then))
+        self.pending.append(self.pool.submit(self._closing, self._write, batch, ceiling, then))
 
     def _write(self, batch, ceiling, then) -> None:
         with transaction.atomic():
@@ -1029,12 +1101,6 @@ class _Writer:
                 table.write(rows)
             self._move_sequences(ceiling)
         then(sum(len(rows) for _, rows in batch))
-
-    def _write_and_close(self, batch, ceiling, then) -> None:
-        try:
-            self._write(batch, ceiling, then)
-        finally:
-            connection.close()  # this thread's own connection
 
     def _move_sequences(self, ceiling: dict[type[models.Model], int]) -> None:
         """Move the sequences of the models whose ids are assigned here past `ceiling`, never back
@@ -1049,7 +1115,22 @@ class _Writer:
                     [last, model._meta.db_table, model._meta.pk.column],
                 )
 
-    def close(self) -> None:
+    def beside(self, work: Callable[..., None], *args) -> None:
+        """Run `work(*args)` on a connection of its own while this thread goes on (close() waits for
+        it); inside a transaction, here and now."""
+        if self.pool is None:
+            work(*args)
+        else:
+            self.pending.append(self.pool.submit(self._closing, work, *args))
+
+    @staticmethod
+    def _closing(work: Callable[..., None], *args) -> None:
+        try:
+            work(*args)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def wait(self) -> None:
         """Wait for the batches in flight; the first error among them is raised."""
         errors = []
         while self.pending:
@@ -1057,10 +1138,26 @@ class _Writer:
                 self.pending.popleft().result()
             except BaseException as error:
                 errors.append(error)
-        if self.pool is not None:
-            self.pool.shutdown()
         if errors:
             raise errors[0]
+
+    def close(self) -> None:
+        """Wait for the work in flight (the first error among it is raised) and stop the threads."""
+        try:
+            self.wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+
+
+def _analyze(tables: Iterable[_Table]) -> None:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in tables:
+            # Naming the columns leaves out the stored search vectors (costly to sample, and
+            # their GIN indexes need no statistics for these plans): autovacuum's next ANALYZE adds them.
+            columns = ", ".join(quote(f.column) for f in table.model._meta.concrete_fields if not f.generated)
+            cursor.execute(f"ANALYZE {quote(table.name)} ({columns})")
 
 
 def _bulk_settings() -> list[str]:
@@ -1125,17 +1222,16 @@ def generate(
             ceiling = {model: generator.ids[name] - 1 for name, model in _ID_MODELS.items()}
             writer.write(ceiling, lambda rows, n=upto - done: progress(n, rows))
             done = upto
+        writer.wait()
+        say("Checking the repeat flags and analyzing tables")
+        # The COEs' prose make their ANALYZE half of the analyzing: a writer's connection runs it
+        # while this one checks the flags and analyzes the rest.
+        writer.beside(_analyze, [tables["coe"]])
+        corrected = repeats.rebuild()
+        say(f"  the rebuild corrected the repeat flags of {corrected} incidents (those already there)")
+        _analyze([table for name, table in tables.items() if name != "coe"])
     finally:
         writer.close()
-    say(f"Set the repeat flags of {repeats.rebuild()} incidents")
-    say("Analyzing tables")
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for table in tables.values():
-            # Naming the columns leaves out the stored search vectors (costly to sample, and
-            # their GIN indexes need no statistics for these plans): autovacuum's next ANALYZE adds them.
-            columns = ", ".join(quote(f.column) for f in table.model._meta.concrete_fields if not f.generated)
-            cursor.execute(f"ANALYZE {quote(table.name)} ({columns})")
     result.rows = {name: t.written for name, t in tables.items()}
     figures.data_changed()  # the dashboard's kept figures predate these rows
     result.seconds = time.monotonic() - began

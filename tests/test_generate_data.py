@@ -13,7 +13,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from incidents.generate import END, _Table, fingerprint, generate
+from incidents import repeats
+from incidents.generate import END, _Repeats, _Table, fingerprint, generate
 from incidents.models import (
     ActionItem,
     AIInvolvement,
@@ -147,6 +148,35 @@ class TestShape:
             assert sorted(numbers) == list(range(1, len(numbers) + 1))
             # The app's counter moved on with them.
             assert IncidentKeyCounter.objects.get(year=year).last == len(numbers)
+
+
+def test_repeat_flags_made_with_the_rows(monkeypatch):
+    # The generator works the flags out as it makes the incidents: the rebuild at the end has
+    # nothing to correct in a fresh database.
+    monkeypatch.setattr(repeats, "rebuild", lambda: 0)
+    generate(incidents=300, seed=5)
+    flags = stored_flags()
+    assert flags == expected_flags()
+    assert any(a for a, _ in flags.values())
+
+
+def test_repeat_flags_follow_the_definition():
+    day = datetime(2025, 1, 1, tzinfo=UTC)
+    made = _Repeats()
+    assert made.flags(day, "change_code", [1], True) == (False, False)
+    # The same moment is not earlier; a restricted earlier one counts for repeat_any only.
+    assert made.flags(day, "change_code", [1, 2], False) == (False, False)
+    assert made.flags(day + timedelta(hours=1), "change_code", [3, 1], False) == (True, True)
+    assert made.flags(day + timedelta(hours=2), "change_config", [1], False) == (False, False)
+    assert made.flags(day + timedelta(hours=3), "undetermined", [1], False) == (False, False)
+    assert made.flags(day + timedelta(hours=4), "undetermined", [1], False) == (False, False)
+    hidden = _Repeats()
+    hidden.flags(day, "deploy", [7], True)
+    assert hidden.flags(day + timedelta(days=1), "deploy", [7, 8], False) == (True, False)
+    assert hidden.flags(day + timedelta(days=2), "deploy", [8], True) == (True, True)
+    # 90 days back is still in the window (the restricted one of day 2), a second more is not.
+    assert hidden.flags(day + timedelta(days=92), "deploy", [8], False) == (True, False)
+    assert hidden.flags(day + timedelta(days=182, seconds=1), "deploy", [8], False) == (False, False)
 
 
 def test_keys_continue_after_existing_ones():
