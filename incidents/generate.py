@@ -36,7 +36,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from . import figures, repeats
 from .metrics import REPEAT_WINDOW
@@ -445,6 +445,18 @@ class _Pools:
     tags: list[int]
     groups: list[int]
     controls: list[int]
+
+    def referenced(self) -> list[tuple[type[models.Model], list[int]]]:
+        """The rows outside a batch that its rows point at (every other reference is to a row of the batch)."""
+        return [
+            (get_user_model(), self.users),
+            (Team, self.teams),
+            (Group, self.groups),
+            (Service, [pk for pk, _name in self.services]),
+            (Region, [pk for pk, _code in self.regions]),
+            (Tag, self.tags),
+            (Control, self.controls),
+        ]
 
 
 def _pools() -> _Pools:
@@ -1074,8 +1086,11 @@ class _Writer:
     its rows: there each batch is written before the next is built.
     """
 
-    def __init__(self, settings: list[str], tables: dict[str, _Table], *, parallel: bool):
-        self.settings, self.tables = settings, tables
+    def __init__(self, settings: list[str], tables: dict[str, _Table], pools: _Pools, *, parallel: bool):
+        self.settings, self.tables, self.pools = settings, tables, pools
+        # The foreign keys are checked once a batch instead of once a row (see _hold), on the
+        # writers' connections only: inside the caller's transaction the setting would outlive the load.
+        self.checks_once = parallel and _may_skip_row_checks(tables.values())
         self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="generate-writer") if parallel else None
         self.pending: deque[Future] = deque()
         self.sequences = threading.Lock()
@@ -1093,14 +1108,36 @@ class _Writer:
 
     def _write(self, batch, ceiling, then) -> None:
         with transaction.atomic():
-            if self.settings:
-                with connection.cursor() as cursor:
-                    for statement in self.settings:
-                        cursor.execute(statement)
+            with connection.cursor() as cursor:
+                for statement in self.settings:
+                    cursor.execute(statement)
+                if self.checks_once:
+                    self._hold(cursor)
             for table, rows in batch:
                 table.write(rows)
             self._move_sequences(ceiling)
         then(sum(len(rows) for _, rows in batch))
+
+    def _hold(self, cursor) -> None:
+        """Check the batch's foreign keys in one statement a table instead of one a row.
+
+        PostgreSQL checks each row's foreign keys at commit, one query a key (a ninth of the
+        server's work here). The rows of a batch point at rows of the same batch, written in this
+        transaction and in table order, and at the pools (people, teams, groups, services,
+        regions, tags, controls). So the per-row checks are turned off for this transaction
+        (session_replication_role, as pg_restore --disable-triggers does) and the pools' rows are
+        locked here as those checks would lock them (FOR KEY SHARE): one deleted meanwhile fails
+        the batch, one being deleted waits for it and then fails its own check, as before.
+        """
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        quote = connection.ops.quote_name
+        for model, ids in self.pools.referenced():
+            table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {pk} = ANY(%s) FOR KEY SHARE) locked", [ids]
+            )
+            if cursor.fetchone()[0] != len(set(ids)):
+                raise IntegrityError(f"{model._meta.db_table}: rows the generator uses were deleted during the load")
 
     def _move_sequences(self, ceiling: dict[type[models.Model], int]) -> None:
         """Move the sequences of the models whose ids are assigned here past `ceiling`, never back
@@ -1160,6 +1197,19 @@ def _analyze(tables: Iterable[_Table]) -> None:
             cursor.execute(f"ANALYZE {quote(table.name)} ({columns})")
 
 
+def _may_skip_row_checks(tables: Iterable[_Table]) -> bool:
+    """Whether this connection may turn off the per-row foreign key checks (a superuser's right),
+    and the tables have no trigger but those checks, which turning them off would skip too."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('is_superuser') = 'on' AND NOT EXISTS ("
+            "  SELECT 1 FROM pg_trigger t LEFT JOIN pg_constraint c ON c.oid = t.tgconstraint"
+            "  WHERE t.tgrelid = ANY(%s::regclass[]) AND c.contype IS DISTINCT FROM 'f')",
+            [[table.name for table in tables]],
+        )
+        return cursor.fetchone()[0]
+
+
 def _bulk_settings() -> list[str]:
     """Per-transaction settings that make a bulk load cheaper."""
     # A load that fails is rerun, not recovered: no need to wait for the disk at each commit.
@@ -1190,7 +1240,7 @@ def generate(
     generator = _Generator(seed=seed, end=end, pools=pools, tables=tables)
     starts = _start_times(seed, incidents, end)
     say(f"Generating {incidents} incidents (seed {seed}, up to {end.isoformat()}) in batches of {batch}")
-    writer = _Writer(_bulk_settings(), tables, parallel=not connection.in_atomic_block)
+    writer = _Writer(_bulk_settings(), tables, pools, parallel=not connection.in_atomic_block)
 
     committed = {"incidents": 0, "rows": 0}
     counting = threading.Lock()  # batches may commit on two threads at once

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from incidents import generate as generate_module
 from incidents import repeats
-from incidents.generate import END, _Repeats, _Table, fingerprint, generate
+from incidents.generate import END, _may_skip_row_checks, _Repeats, _Table, _tables, fingerprint, generate
 from incidents.models import (
     ActionItem,
     AIInvolvement,
@@ -235,3 +237,32 @@ class TestWrittenWhileTheNextBatchIsBuilt:
         assert Incident.objects.count() in (20, 30)
         assert TimelineEvent.objects.exclude(incident__in=Incident.objects.all()).count() == 0
         assert TimelineEvent.objects.values("incident").distinct().count() == Incident.objects.count()
+
+    def test_foreign_keys_checked_once_a_batch(self):
+        # The writers check the batch's foreign keys themselves (this test database's user is a superuser)...
+        assert _may_skip_row_checks(_tables().values())
+        # ...but not where a table has a trigger of another kind, which turning the row checks off would skip.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE FUNCTION generate_test_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';"
+                "CREATE TRIGGER generate_test_noop BEFORE INSERT ON incidents_claim "
+                "FOR EACH ROW EXECUTE FUNCTION generate_test_noop()"
+            )
+        try:
+            assert not _may_skip_row_checks(_tables().values())
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TRIGGER generate_test_noop ON incidents_claim; DROP FUNCTION generate_test_noop()")
+
+    def test_a_person_deleted_during_the_load_fails_the_batch(self, monkeypatch):
+        pools = generate_module._pools
+
+        def then_one_leaves():
+            found = pools()
+            get_user_model().objects.filter(pk=found.users[0]).delete()
+            return found
+
+        monkeypatch.setattr(generate_module, "_pools", then_one_leaves)
+        with pytest.raises(IntegrityError):
+            generate(incidents=20, seed=3, batch=10)
+        assert Incident.objects.count() == 0
