@@ -65,3 +65,13 @@ def test_what_it_cannot_parse_goes_to_djangos_loader():
         django_loader.load(b"infinity")
     with pytest.raises(DataError):
         iso_loader.load(b"infinity")
+
+
+def test_with_psycopgs_c_implementation_the_values_go_to_its_c_loader():
+    from psycopg import _cmodule
+
+    connection.ensure_connection()
+    _, ours, oid = _loader_class()
+    loader = ours(oid, connection.connection)
+    assert _cmodule._psycopg is not None  # pyproject asks for psycopg[binary]
+    assert type(loader.load.__self__) is _cmodule._psycopg.TimestamptzLoader
