@@ -37,6 +37,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, models, transaction
+from psycopg.types.json import Jsonb
 
 from . import figures, repeats
 from .metrics import REPEAT_WINDOW
@@ -396,6 +397,7 @@ class _Table:
         self.fields = [by_attname[name] for name in attnames] + rest
         self.columns = [f.column for f in self.fields]
         self.json_positions = [i for i, f in enumerate(self.fields) if isinstance(f, models.JSONField)]
+        self.types: list[int] | None = None  # the columns' type oids, read at the first write
         self.pending: list[tuple] = []
         self.written = 0
 
@@ -415,15 +417,29 @@ class _Table:
             rows = [self._json(row) for row in rows]
         quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
         table = connection.ops.quote_name(self.name)
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        with connection.cursor() as cursor:
+            if self.types is None:
+                self.types = self._types(cursor)
+            # Binary: the server reads each value as it is stored instead of parsing its text
+            # (timestamps above all), and psycopg sends most values as they are.
+            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(self.types)
+                for row in rows:
+                    copy.write_row(row)
+
+    def _types(self, cursor) -> list[int]:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+            [self.name],
+        )
+        oids = dict(cursor.fetchall())
+        return [oids[column] for column in self.columns]
 
     def _json(self, row: tuple) -> tuple:
         values = list(row)
         for i in self.json_positions:
             if values[i] is not None:
-                values[i] = json.dumps(values[i])
+                values[i] = Jsonb(values[i], dumps=json.dumps)
         return tuple(values)
 
 
