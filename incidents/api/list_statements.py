@@ -8,7 +8,7 @@ caller's id, on the times a filter asks for, or on the position a cursor continu
 queryset is built and compiled once per shape with stand-ins for those values, and each later
 request of that shape puts its own values where the stand-ins came out.
 
-The builder is the one the ORM path uses (`_build`), so the statement is the ORM's: a test
+The builder is the one the ORM path uses (`_Request.build`), so the statement is the ORM's: a test
 compares it with a fresh compile, parameters included, across every filter. A stand-in that does
 not come out of the compiler as it went in (a value the ORM transformed) makes the shape one that
 is compiled every time instead.
@@ -62,7 +62,7 @@ class _Request:
     """One list request, read and validated: the caller, the filters' values and the paging."""
 
     def __init__(self, view, request):
-        self.view, self.user = view, request.user
+        self.user = request.user
         # The filters and the paginator only need the model here; visibility comes in build().
         base = Incident.objects.all()
         self.filterset = StrictDjangoFilterBackend().valid_filterset(request, base, view)
